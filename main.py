@@ -1,0 +1,3 @@
+from metaviz.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""Batched inner-loop SGD on per-task copies of a network: MAML's inner loop and
+the fine-tuning of the pretrained baseline are the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ..nets import Params, forward, per_task_mse
+
+
+def sgd_steps(
+    fast: Params, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, create_graph: bool
+) -> Iterator[Params]:
+    """Yield the per-task weights after 1, ..., ``steps`` SGD steps on MSE(x, y).
+
+    fast: batched params (leading task dim T); x, y: [T, K, 1].
+    The loss differentiated is the *sum* over tasks of each task's mean loss: tasks
+    share no weights, so the gradient for task t's copy is exactly that task's own
+    gradient, and one ``autograd.grad`` call serves all T tasks.
+    ``create_graph=True`` keeps the graph through the gradient (second-order MAML);
+    ``False`` treats the inner gradient as a constant (first-order MAML, fine-tuning).
+    """
+    for _ in range(steps):
+        loss = per_task_mse(forward(fast, x), y).sum()
+        grads = torch.autograd.grad(loss, fast, create_graph=create_graph)
+        fast = [w - lr * g for w, g in zip(fast, grads)]
+        yield fast
+
+
+def sgd_trajectory(
+    params: Params, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor,
+    steps: int, lr: float,
+) -> torch.Tensor:
+    """Predictions on x_query [T, Q, 1] after 0..steps SGD steps from ``params``.
+
+    ``params`` are unbatched and are never modified (each task adapts a detached
+    copy). Returns [steps + 1, T, Q, 1]; a rate that diverges yields inf/nan
+    entries rather than an exception, so callers can count such tasks.
+    """
+    num_tasks = x_support.shape[0]
+    with torch.enable_grad():
+        fast = [p.detach().unsqueeze(0).expand(num_tasks, *p.shape).requires_grad_() for p in params]
+        with torch.no_grad():
+            predictions = [forward(fast, x_query)]
+        for fast in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
+            with torch.no_grad():
+                predictions.append(forward(fast, x_query))
+    return torch.stack(predictions)

@@ -1,0 +1,28 @@
+"""MAML (Finn et al. 2017), second- and first-order, batched over the task dimension."""
+
+from __future__ import annotations
+
+import torch
+
+from ..nets import expand_for_tasks, forward, per_task_mse
+from ..tasks import TaskBatch
+from .base import register
+from .inner_loop import sgd_steps
+from .network import NetworkLearner
+
+
+@register("maml", "fomaml")
+class MAML(NetworkLearner):
+    """Meta-learns an initialisation from which ``inner_steps`` SGD steps at ``inner_lr``
+    fit a new task. ``config.learner == "fomaml"`` drops the second-order term."""
+
+    def training_loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean query loss after the inner loop, differentiable w.r.t. the meta-parameters."""
+        start = expand_for_tasks(self.params, batch.num_tasks)
+        *_, fast = sgd_steps(start, batch.x_support, batch.y_support, self.inner_lr,
+                             self.config.inner_steps, create_graph=not self.config.first_order)
+        loss = per_task_mse(forward(fast, batch.x_query), batch.y_query).mean()
+        return loss, {"loss": loss.item()}
+
+    def default_adapt_lr(self, shots: int) -> float:
+        return self.inner_lr

@@ -1,0 +1,31 @@
+"""Learners whose whole network adapts at test time by SGD (MAML and the pretrained baseline)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..tasks import TaskBatch
+from ..nets import init_params, layer_sizes, param_names
+from .base import Learner
+from .inner_loop import sgd_trajectory
+
+
+class NetworkLearner(Learner):
+    """One 1-hidden-...-1 MLP; adaptation = SGD on all of its parameters, per task."""
+
+    def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        sizes = layer_sizes(self.config.hidden)
+        return dict(zip(param_names(sizes), init_params(sizes, generator)))
+
+    @property
+    def params(self) -> list[torch.Tensor]:
+        return list(self.tensors.values())
+
+    def sample_batch(self, generator: torch.Generator) -> TaskBatch:
+        """``meta_batch`` fresh tasks, each with ``shots`` support and ``query`` query points."""
+        c = self.config
+        return self.family.sample_batch(c.meta_batch, c.shots, c.query, generator)
+
+    def adapt_trajectory(self, x_support, y_support, x_query, steps, lr=None):
+        rate = self.default_adapt_lr(x_support.shape[1]) if lr is None else lr
+        return sgd_trajectory(self.params, x_support, y_support, x_query, steps, rate)
