@@ -69,10 +69,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused to load: it contains Python objects that could run code "
-            f"(a metaviz checkpoint holds only tensors and plain values)"
-        ) from exc
+        # The weights-only unpickler names the global it blocked; anything else it
+        # rejects is bytes that are not a pickle at all.
+        if "GLOBAL" in str(exc):
+            raise CheckpointError(
+                f"{path}: refused to load: it contains Python objects that could run code "
+                f"(a metaviz checkpoint holds only tensors and plain values)"
+            ) from exc
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from exc
     except Exception as exc:  # torch raises RuntimeError, EOFError, zipfile errors, ...
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -13,7 +13,8 @@ import torch
 
 from .checkpoint import load_trainer, save_checkpoint
 from .config import default_config
-from .evaluation import EVAL_SEED, evaluate as run_protocol, format_table
+from .evaluation import EVAL_SEED, format_table
+from .evaluation import evaluate as run_protocol
 from .learners.base import DivergedError, make_learner
 from .training import Snapshot, TrainControl, Trainer
 
@@ -102,7 +103,8 @@ def train(args: argparse.Namespace) -> int:
     last = trainer.validations[-1] if trainer.validations else None
     summary = f"done: {learner.iteration} iterations in {trainer.elapsed:.1f}s of training"
     if last is not None:
-        summary += f"; held-out MSE {last.mse[0]:.3f} before, {last.mse[config.inner_steps]:.3f} after {config.inner_steps} step(s)"
+        k = config.inner_steps
+        summary += f"; held-out MSE {last.mse[0]:.3f} before, {last.mse[k]:.3f} after {k} step(s)"
     print(f"{summary}\nsaved {out}", file=sys.stderr)
     return 0
 

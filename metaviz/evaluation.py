@@ -26,7 +26,6 @@ from .tasks import SinusoidFamily, make_generator
 
 EVAL_SEED = 20_170_703  # the evaluation stream; training seeds are small integers
 DIVERGED_MSE = 1e6
-PROTOCOL = "600 held-out tasks, 100 query points, mean \u00b1 95% CI (1.96 sd/\u221an)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,7 @@ class EvaluationResult:
     iteration: int
     steps: int
     num_tasks: int
+    num_query: int
     seed: int
     lr: float | None
     task: dict
@@ -132,6 +132,7 @@ def evaluate(
         iteration=learner.iteration,
         steps=steps,
         num_tasks=num_tasks,
+        num_query=num_query,
         seed=seed,
         lr=lr,
         task=asdict(family.config),
@@ -140,10 +141,13 @@ def evaluate(
 
 
 def format_table(result: EvaluationResult, shown_steps: Sequence[int] = (0, 1, 5, 10)) -> str:
-    """A plain-text table: one row per K, mean +/- CI at the chosen steps, divergences noted."""
-    shown = [s for s in shown_steps if s <= result.steps]
+    """A plain-text table: one row per K, mean +/- CI at the chosen steps (and always the
+    last), divergences noted below it."""
+    shown = sorted({s for s in shown_steps if s <= result.steps} | {result.steps})
     header = f"{'K':>3}  " + "  ".join(f"{f'step {s}':>17}" for s in shown)
-    lines = [f"{result.learner} after {result.iteration} iterations; {PROTOCOL}", header]
+    protocol = (f"{result.num_tasks} held-out tasks (seed {result.seed}), {result.num_query} query points, "
+                f"query MSE mean \u00b1 95% CI (1.96 sd/\u221an)")
+    lines = [f"{result.learner} after {result.iteration} iterations; {protocol}", header]
     notes = []
     for k, curve in result.curves.items():
         cells = []

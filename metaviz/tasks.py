@@ -36,7 +36,7 @@ class TaskBatch:
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float32)
+    return low + (high - low) * torch.rand(shape, generator=generator)
 
 
 class SinusoidFamily:

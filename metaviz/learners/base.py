@@ -58,7 +58,11 @@ class Learner(ABC):
         self.inner_lr = config.inner_lr
         self.meta_lr = config.meta_lr
         self.tensors: dict[str, torch.Tensor] = self.init_tensors(torch.Generator().manual_seed(config.seed))
-        self.optimizer = torch.optim.Adam(list(self.tensors.values()), lr=config.meta_lr, fused=True)
+        # beta2 = 0.99: a shorter memory of squared gradients than Adam's default suits
+        # the short cosine-decayed schedules used here (measured over 5 seeds, README).
+        self.optimizer = torch.optim.Adam(
+            list(self.tensors.values()), lr=config.meta_lr, betas=(0.9, 0.99), fused=True
+        )
 
     @property
     def kind(self) -> str:

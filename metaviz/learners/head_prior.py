@@ -52,17 +52,22 @@ class HeadPrior:
 def posterior_head(phi: torch.Tensor, y: torch.Tensor, prior: HeadPrior) -> torch.Tensor:
     """Posterior mean head for each task.
 
-    phi: [T, K, D] features of the support points; y: [T, K, 1].
-    Returns [T, D]: mean + cov phi^T (phi cov phi^T + noise_var I)^-1 (y - phi mean),
-    the K x K ("kernel") form, which stays well-conditioned however small K is.
+    phi: [T, K, D] features of the support points; y: [T, K, 1]. Returns [T, D].
+    In whitened coordinates (w = mean + L z, A = phi L) the posterior mean solves
+    the ridge problem min ||A z - (y - phi mean)||^2 + noise_var ||z||^2, solved as
+    the least-squares problem [A; sqrt(noise_var) I] z = [r; 0], which stays accurate
+    for any K (fewer or more points than features) and any prior scale.
     """
     phi = phi.to(torch.float64)
-    residual = y.to(torch.float64).squeeze(-1) - phi @ prior.mean  # [T, K]
-    cov_phi_t = prior.cov @ phi.transpose(1, 2)  # [T, D, K]
-    gram = phi @ cov_phi_t  # [T, K, K]
-    eye = torch.eye(phi.shape[1], dtype=torch.float64)
-    solved = torch.linalg.solve(gram + prior.noise_var * eye, residual.unsqueeze(-1))
-    return prior.mean + (cov_phi_t @ solved).squeeze(-1)
+    whiten = prior.whitening()
+    a = phi @ whiten  # [T, K, D]
+    residual = y.to(torch.float64) - phi @ prior.mean.unsqueeze(-1)  # [T, K, 1]
+    dim = whiten.shape[0]
+    ridge = (prior.noise_var**0.5) * torch.eye(dim, dtype=torch.float64).expand(phi.shape[0], dim, dim)
+    stacked = torch.cat([a, ridge], dim=1)
+    rhs = torch.cat([residual, torch.zeros(phi.shape[0], dim, 1, dtype=torch.float64)], dim=1)
+    z = torch.linalg.lstsq(stacked, rhs).solution.squeeze(-1)  # [T, D]
+    return prior.mean + z @ whiten.T
 
 
 def head_trajectory(

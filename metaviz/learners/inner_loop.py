@@ -44,7 +44,7 @@ def sgd_trajectory(
         fast = [p.detach().unsqueeze(0).expand(num_tasks, *p.shape).requires_grad_() for p in params]
         with torch.no_grad():
             predictions = [forward(fast, x_query)]
-        for fast in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
+        for adapted in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
             with torch.no_grad():
-                predictions.append(forward(fast, x_query))
+                predictions.append(forward(adapted, x_query))
     return torch.stack(predictions)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..tasks import TaskBatch
 from ..nets import init_params, layer_sizes, param_names
+from ..tasks import TaskBatch
 from .base import Learner
 from .inner_loop import sgd_trajectory
 

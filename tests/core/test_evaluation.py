@@ -1,0 +1,75 @@
+"""The protocol against analytic answers, and honest counting of diverged tasks."""
+
+import math
+
+import pytest
+import torch
+
+from metaviz.config import default_config
+from metaviz.evaluation import DIVERGED_MSE, evaluate, format_table, summarise
+from metaviz.learners.base import make_learner
+
+
+class _FixedPredictor:
+    """A learner stand-in whose prediction is a fixed function of x at every step."""
+
+    def __init__(self, function):
+        self.function = function
+        self.family = make_learner(default_config("maml")).family
+        self.kind, self.iteration = "fixed", 0
+
+    def adapt_trajectory(self, x_support, y_support, x_query, steps, lr=None):
+        return self.function(x_query).unsqueeze(0).expand(steps + 1, *x_query.shape)
+
+
+def test_predicting_zero_scores_e_a_squared_over_two():
+    # E[A^2 sin^2] = E[A^2] / 2 with A ~ U[0.1, 5]: (5^3 - 0.1^3) / (3 * 4.9) / 2 = 4.2517
+    result = evaluate(_FixedPredictor(torch.zeros_like), shots=(5,), steps=2, num_tasks=600)
+    curve = result.curves[5]
+    expected = (5**3 - 0.1**3) / (3 * 4.9) / 2
+    assert abs(curve.mean[0] - expected) < 2 * curve.ci95[0]
+    assert curve.ci95[0] > 0 and curve.diverged == [0, 0, 0]
+
+
+def test_predicting_the_mean_curve_scores_about_three():
+    mean_amplitude = (0.1 + 5.0) / 2
+    mean_curve = lambda x: -(2 / math.pi) * mean_amplitude * torch.cos(x)  # noqa: E731
+    curve = evaluate(_FixedPredictor(mean_curve), shots=(10,), steps=0, num_tasks=600).curves[10]
+    assert curve.mean[0] < 4.0 and abs(curve.mean[0] - 3.0) < 2 * curve.ci95[0] + 0.05
+
+
+def test_summary_statistics_match_a_direct_computation():
+    mse = torch.tensor([[1.0, 0.5], [3.0, 0.25], [2.0, 0.25], [6.0, 1.0]])
+    curve = summarise(mse, shots=5)
+    assert curve.mean == pytest.approx([3.0, 0.5])
+    sd = mse.std(dim=0)
+    assert curve.ci95 == pytest.approx((1.96 * sd / 2).tolist())
+    assert curve.median == pytest.approx([2.0, 0.25])
+
+
+def test_diverged_tasks_are_counted_not_averaged_and_never_print_nan():
+    mse = torch.tensor([[1.0, 1.0], [1.0, float("nan")], [1.0, float("inf")], [1.0, 10 * DIVERGED_MSE], [3.0, 3.0]])
+    curve = summarise(mse, shots=5)
+    assert curve.diverged == [0, 3]
+    assert curve.mean == pytest.approx([1.4, 2.0])
+    assert math.isfinite(curve.median[1])
+
+
+def test_table_reports_divergences_and_no_nan():
+    learner = make_learner(default_config("maml"))
+    result = evaluate(learner, shots=(5,), steps=3, num_tasks=20, lr=1e4)
+    table = format_table(result, shown_steps=(0, 3))
+    assert "nan" not in table.lower()
+    assert "diverged" in table and "median" in table
+    assert result.curves[5].diverged[3] > 0
+
+
+def test_the_same_seed_gives_the_same_numbers_and_bad_arguments_fail():
+    learner = make_learner(default_config("multitask", pool_size=10, meta_batch=10))
+    a = evaluate(learner, shots=(2, 5), steps=2, num_tasks=30, seed=4)
+    b = evaluate(learner, shots=(2, 5), steps=2, num_tasks=30, seed=4)
+    assert a.to_dict() == b.to_dict()
+    with pytest.raises(ValueError, match="steps"):
+        evaluate(learner, steps=-1)
+    with pytest.raises(ValueError, match="shots"):
+        evaluate(learner, shots=(0,))
