@@ -6,9 +6,11 @@
 adaptation steps; mean and 95% interval (1.96 std / sqrt(n)). The same tasks and
 query points serve every K, so the K columns are comparable.
 
-A task whose adaptation diverges (MSE non-finite or above ``DIVERGED_MSE``) is
-counted, left out of the mean and interval, and reported; the median covers all
-tasks. No table shows a bare nan.
+A task whose adaptation diverges is counted, left out of the mean and interval,
+and reported; the median covers all tasks. No table shows a bare nan. Diverged
+means: MSE non-finite, or more than ``DIVERGENCE_FACTOR`` times both its MSE before
+adaptation and the MSE of predicting zero (a fit that blew up, not one that is
+merely poor; see :func:`diverged_mask`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .nets import per_task_mse
 from .tasks import SinusoidFamily, make_generator
 
 EVAL_SEED = 20_170_703  # the evaluation stream; training seeds are small integers
-DIVERGED_MSE = 1e6
+DIVERGENCE_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,19 @@ class EvaluationResult:
         return data
 
 
-def summarise(mse: torch.Tensor, shots: int) -> Curve:
-    """mse [n_tasks, steps + 1] -> a :class:`Curve` (diverged tasks counted, not averaged)."""
+def diverged_mask(mse: torch.Tensor, signal_power: torch.Tensor) -> torch.Tensor:
+    """[n, steps + 1] bool: non-finite, or > DIVERGENCE_FACTOR x max(MSE at step 0,
+    mean y^2 of the task), where ``signal_power`` [n] is the task's mean y^2."""
+    reference = torch.maximum(mse[:, :1], signal_power.view(-1, 1).to(mse.dtype))
+    return ~torch.isfinite(mse) | (mse > DIVERGENCE_FACTOR * reference)
+
+
+def summarise(mse: torch.Tensor, shots: int, diverged: torch.Tensor | None = None) -> Curve:
+    """mse [n_tasks, steps + 1] -> a :class:`Curve`; tasks flagged in ``diverged`` (same
+    shape; default: the non-finite ones) are counted, not averaged."""
     mse = mse.to(torch.float64)
-    ok = torch.isfinite(mse) & (mse <= DIVERGED_MSE)
+    ok = ~diverged_mask(mse, torch.full(mse.shape[:1], math.inf)) if diverged is None else ~diverged
+    ok = ok & torch.isfinite(mse)
     count = ok.sum(dim=0)
     safe = torch.where(ok, mse, torch.zeros_like(mse))
     mean = safe.sum(dim=0) / count.clamp_min(1)
@@ -124,7 +135,7 @@ def evaluate(
         y_support = family.observe(amplitude, phase, x_support, support_gen)
         predictions = learner.adapt_trajectory(x_support, y_support, x_query, steps, lr)
         mse = torch.stack([per_task_mse(p, y_query) for p in predictions], dim=1)  # [n, steps+1]
-        curves[k] = summarise(mse, k)
+        curves[k] = summarise(mse, k, diverged_mask(mse, y_query.pow(2).mean(dim=(1, 2))))
         if progress is not None:
             progress(done, len(shots))
     return EvaluationResult(
@@ -140,11 +151,16 @@ def evaluate(
     )
 
 
+def _number(value: float) -> str:
+    """Four decimals, or three significant digits for values too small for that."""
+    return f"{value:.4f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
+
+
 def format_table(result: EvaluationResult, shown_steps: Sequence[int] = (0, 1, 5, 10)) -> str:
     """A plain-text table: one row per K, mean +/- CI at the chosen steps (and always the
     last), divergences noted below it."""
     shown = sorted({s for s in shown_steps if s <= result.steps} | {result.steps})
-    header = f"{'K':>3}  " + "  ".join(f"{f'step {s}':>17}" for s in shown)
+    header = f"{'K':>3}  " + "  ".join(f"{f'step {s}':>20}" for s in shown)
     protocol = (f"{result.num_tasks} held-out tasks (seed {result.seed}), {result.num_query} query points, "
                 f"query MSE mean \u00b1 95% CI (1.96 sd/\u221an)")
     lines = [f"{result.learner} after {result.iteration} iterations; {protocol}", header]
@@ -152,7 +168,7 @@ def format_table(result: EvaluationResult, shown_steps: Sequence[int] = (0, 1, 5
     for k, curve in result.curves.items():
         cells = []
         for s in shown:
-            cells.append(f"{curve.mean[s]:>9.4f} \u00b1 {curve.ci95[s]:<6.4f}")
+            cells.append(f"{_number(curve.mean[s]):>9} \u00b1 {_number(curve.ci95[s]):<8}")
             if curve.diverged[s]:
                 notes.append(
                     f"K={k}, step {s}: {curve.diverged[s]} of {curve.num_tasks} tasks diverged "

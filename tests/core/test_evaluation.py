@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from metaviz.config import default_config
-from metaviz.evaluation import DIVERGED_MSE, evaluate, format_table, summarise
+from metaviz.evaluation import diverged_mask, evaluate, format_table, summarise
 from metaviz.learners.base import make_learner
 
 
@@ -48,8 +48,13 @@ def test_summary_statistics_match_a_direct_computation():
 
 
 def test_diverged_tasks_are_counted_not_averaged_and_never_print_nan():
-    mse = torch.tensor([[1.0, 1.0], [1.0, float("nan")], [1.0, float("inf")], [1.0, 10 * DIVERGED_MSE], [3.0, 3.0]])
-    curve = summarise(mse, shots=5)
+    mse = torch.tensor([[1.0, 1.0], [1.0, float("nan")], [1.0, float("inf")], [1.0, 500.0], [3.0, 3.0]])
+    signal = torch.tensor([1.0, 1.0, 1.0, 2.0, 1.0])
+    mask = diverged_mask(mse, signal)
+    # 500 > 100 x max(1, 2): blown up. 3.0 is poor but not diverged.
+    assert mask.tolist() == [[False, False], [False, True], [False, True], [False, True], [False, False]]
+    assert not diverged_mask(torch.tensor([[0.5, 150.0]]), torch.tensor([2.0])).any()
+    curve = summarise(mse, shots=5, diverged=mask)
     assert curve.diverged == [0, 3]
     assert curve.mean == pytest.approx([1.4, 2.0])
     assert math.isfinite(curve.median[1])
