@@ -6,6 +6,7 @@ Bad arguments print one line and exit with status 2; no traceback reaches a user
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -44,6 +45,23 @@ def _rate(text: str) -> float:
     return value
 
 
+def _add_range_options(parser: argparse.ArgumentParser) -> None:
+    """Evaluation ranges apart from training ones: out-of-distribution probes."""
+    group = parser.add_argument_group("evaluation task ranges (default: the training ranges)")
+    for name in ("amp", "phase", "x"):
+        group.add_argument(f"--{name}-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
+
+
+def probe_task(args: argparse.Namespace, base):
+    """The TaskConfig to evaluate on: ``base`` with any ``--*-range`` applied, or None."""
+    changes = {}
+    for name in ("amp", "phase", "x"):
+        bounds = getattr(args, f"{name}_range", None)
+        if bounds is not None:
+            changes[f"{name}_min"], changes[f"{name}_max"] = bounds
+    return dataclasses.replace(base, **changes) if changes else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="metaviz", description="See meta-learning on sinusoid regression.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -70,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=_non_negative_int, default=None)
     evaluate.add_argument("--lr", type=_rate, help="test-time rate (default: the learner's, per K)")
     evaluate.add_argument("--json", type=Path, help="curves as JSON (default CHECKPOINT.eval.json)")
+    _add_range_options(evaluate)
+
+    reproduce = sub.add_parser("reproduce", help="train MAML, pretrained and multi-task; evaluate; table + figure")
+    reproduce.add_argument("--out", type=Path, default=Path("runs/reproduce"))
+    reproduce.add_argument("--iterations", type=_positive_int, help="override every default budget")
+    reproduce.add_argument("--tasks", type=_positive_int, default=600)
+    reproduce.add_argument("--seed", type=_non_negative_int, default=0)
+    _add_range_options(reproduce)
 
     bench = sub.add_parser("bench", help="batched MAML vs a per-task loop, same run")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
@@ -96,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
             from .commands import evaluate
 
             code = evaluate(args)
+        elif args.command == "reproduce":
+            from .commands import reproduce
+
+            code = reproduce(args)
         elif args.command == "bench":
             from .bench import run_bench
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -12,10 +13,12 @@ from typing import TextIO
 import torch
 
 from .checkpoint import load_trainer, save_checkpoint
+from .cli import probe_task
 from .config import default_config
 from .evaluation import EVAL_SEED, format_table
 from .evaluation import evaluate as run_protocol
 from .learners.base import DivergedError, make_learner
+from .reproduce import reproduce as run_reproduction
 from .training import Snapshot, TrainControl, Trainer
 
 
@@ -115,8 +118,11 @@ def evaluate(args: argparse.Namespace) -> int:
     trainer = load_trainer(args.checkpoint)  # a CheckpointError becomes one line, exit 2
     seed = EVAL_SEED if args.seed is None else args.seed
     started = time.perf_counter()
+    task = probe_task(args, trainer.learner.config.task)
     result = run_protocol(trainer.learner, shots=args.shots, steps=args.steps, num_tasks=args.tasks,
-                          seed=seed, lr=args.lr)
+                          seed=seed, lr=args.lr, task=task)
+    if task is not None:
+        print(f"out-of-distribution probe: {dataclasses.asdict(task)}")
     print(format_table(result))
     print(f"(evaluated in {time.perf_counter() - started:.1f}s, seed {seed})")
     out = args.json or args.checkpoint.with_suffix(".eval.json")
@@ -126,4 +132,24 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"metaviz: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"curves written to {out}")
+    return 0
+
+
+def reproduce(args: argparse.Namespace) -> int:
+    """The paper's runs, their table beside the published one, and the figure."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    task = probe_task(args, default_config("maml").task)
+    runs = run_reproduction(args.out, seed=args.seed, iterations=args.iterations, num_tasks=args.tasks,
+                            task=task, log=lambda line: print(line, file=sys.stderr))
+    table = (args.out / "table.md").read_text()
+    print(table)
+    try:
+        from .ui.figures import save_evaluation_figure
+
+        written = save_evaluation_figure([run.result for run in runs], args.out / "figure")
+        print("figure: " + ", ".join(str(p) for p in written))
+    except ImportError as exc:  # Qt missing on this machine: the numbers still stand
+        print(f"metaviz: no figure ({exc}); the table and checkpoints are written", file=sys.stderr)
+    print(f"wrote {args.out} in {time.perf_counter() - started:.0f}s")
     return 0

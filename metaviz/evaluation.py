@@ -176,3 +176,38 @@ def format_table(result: EvaluationResult, shown_steps: Sequence[int] = (0, 1, 5
                 )
         lines.append(f"{k:>3}  " + "  ".join(cells))
     return "\n".join(lines + notes)
+
+
+def format_markdown(
+    results: Sequence[EvaluationResult],
+    columns: Sequence[tuple[int, int]] = ((5, 1), (5, 10), (10, 1), (10, 10), (20, 1), (20, 10)),
+    notes: dict[str, str] | None = None,
+) -> str:
+    """A Markdown table: one row per result (mean +/- CI at each (K, steps) column),
+    followed by the published rows of :mod:`metaviz.published` for comparison.
+    ``notes`` adds text after a learner's name (e.g. its budget and wall time)."""
+    from .published import PUBLISHED
+
+    notes = notes or {}
+    header = "| method | source | " + " | ".join(f"K={k}, {s} step{'s' if s > 1 else ''}" for k, s in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    for result in results:
+        cells = []
+        for k, s in columns:
+            curve = result.curves.get(k)
+            if curve is None or s > result.steps:
+                cells.append("-")
+                continue
+            cell = f"{_number(curve.mean[s])} \u00b1 {_number(curve.ci95[s])}"
+            if curve.diverged[s]:
+                cell += f" ({curve.diverged[s]} diverged)"
+            cells.append(cell)
+        source = f"metaviz, {result.iteration} it." + (f", {notes[result.learner]}" if result.learner in notes else "")
+        lines.append(f"| {result.learner} | {source} | " + " | ".join(cells) + " |")
+    for row in PUBLISHED:
+        cells = []
+        for key in columns:
+            value = row.mse.get(key)
+            cells.append("-" if value is None else f"{value[0]:g}" + (f" \u00b1 {value[1]:g}" if value[1] else ""))
+        lines.append(f"| {row.method} | {row.source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

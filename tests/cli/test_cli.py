@@ -80,3 +80,35 @@ def test_interrupting_training_saves_a_resumable_checkpoint(tmp_path):
     resumed = run("train", "--resume", checkpoint, "--iterations", done + 5, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert torch.load(checkpoint, weights_only=True)["learner"]["iteration"] == done + 5
+
+
+def test_out_of_distribution_probe_uses_the_given_ranges(tmp_path):
+    checkpoint = tmp_path / "m.pt"
+    assert run("train", "--iterations", 20, "--meta-batch", 5, "--out", checkpoint, "--quiet").returncode == 0
+    plain = run("evaluate", checkpoint, "--tasks", 40, "--steps", 1, "--shots", 5, "--json", tmp_path / "in.json")
+    assert plain.returncode == 0
+    inside = json.loads((tmp_path / "in.json").read_text())
+    probe = run("evaluate", checkpoint, "--tasks", 40, "--steps", 1, "--shots", 5, "--amp-range", 5, 10,
+                "--x-range", -10, 10, "--json", tmp_path / "out.json")
+    assert probe.returncode == 0 and "out-of-distribution probe" in probe.stdout
+    outside = json.loads((tmp_path / "out.json").read_text())
+    assert outside["task"]["amp_min"] == 5.0 and outside["task"]["x_max"] == 10.0
+    # Amplitudes of 5-10 make predicting the untrained mean far worse than amplitudes of 0.1-5.
+    assert outside["curves"]["5"]["mean"][0] > 3 * inside["curves"]["5"]["mean"][0]
+    reversed_range = run("evaluate", checkpoint, "--amp-range", 5, 1)
+    assert reversed_range.returncode == 2 and "amp range is empty or reversed" in reversed_range.stderr
+
+
+def test_reproduce_writes_checkpoints_and_a_table_beside_the_paper(tmp_path):
+    out = tmp_path / "repro"
+    result = run("reproduce", "--out", out, "--iterations", 15, "--tasks", 20, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("*.pt")) == ["maml.pt", "multitask.pt", "pretrained.pt"]
+    table = (out / "table.md").read_text()
+    assert table == result.stdout[: len(table)]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert [r.split(" | ")[0] for r in rows[1:4]] == ["| maml", "| pretrained", "| multitask"]
+    assert "Finn et al. 2017" in table and "| 0.67 |" in table
+    data = json.loads((out / "results.json").read_text())
+    assert [d["learner"] for d in data] == ["maml", "pretrained", "multitask"]
+    assert all(d["iteration"] == 15 and d["num_tasks"] == 20 for d in data)
