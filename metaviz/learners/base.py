@@ -161,7 +161,10 @@ class Learner(ABC):
             for name, target in self.tensors.items():
                 target.copy_(tensors[name])
         if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise ValueError(f"optimiser state does not match this learner ({exc})") from exc
         self.iteration = int(state.get("iteration", 0))
         self.set_rates(state.get("inner_lr", self.inner_lr), state.get("meta_lr", self.meta_lr))
 

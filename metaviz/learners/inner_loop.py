@@ -39,11 +39,13 @@ def sgd_trajectory(
     copy). Returns [steps + 1, T, Q, 1]; a rate that diverges yields inf/nan
     entries rather than an exception, so callers can count such tasks.
     """
-    num_tasks = x_support.shape[0]
+    num_tasks, shots = x_support.shape[:2]
     with torch.enable_grad():
         fast = [p.detach().unsqueeze(0).expand(num_tasks, *p.shape).requires_grad_() for p in params]
         with torch.no_grad():
             predictions = [forward(fast, x_query)]
+        if shots == 0:  # no support points (a user cleared them): nothing moves the fit
+            return predictions[0].unsqueeze(0).repeat(steps + 1, 1, 1, 1)
         for adapted in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
             with torch.no_grad():
                 predictions.append(forward(adapted, x_query))

@@ -89,3 +89,13 @@ def test_multitask_trunk_is_one_shared_set_of_parameters():
         part.backward()
         per_task += learner.tensors["layer1.weight"].grad
     assert torch.allclose(total, per_task, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", LEARNER_KINDS)
+def test_no_support_points_leaves_the_prediction_where_it_starts(kind):
+    learner = _trained(kind)
+    x_query = torch.linspace(-5, 5, 9).view(1, -1, 1)
+    empty = torch.zeros(1, 0, 1)
+    trajectory = learner.adapt_trajectory(empty, empty, x_query, 3)
+    assert trajectory.shape == (4, 1, 9, 1) and torch.isfinite(trajectory).all()
+    assert torch.allclose(trajectory[3], trajectory[0])
