@@ -1,0 +1,1 @@
+"""The desktop window (PySide6 + pyqtgraph). Imports the core; the core never imports this."""

@@ -1,0 +1,112 @@
+"""Entry points called by the CLI: ``launch()`` (the window) and ``screenshot()``.
+
+Qt aborts the process with a cryptic message when it has no display or when the
+xcb platform plugin's system libraries are missing; :func:`display_problem` finds
+both first, so the user gets a sentence and the exact install line instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+# The libraries Qt 6's xcb plugin loads (Debian/Ubuntu package names beside them).
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-image": "libxcb-image0",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-randr": "libxcb-randr0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-xinerama": "libxcb-xinerama0",
+    "xcb-xkb": "libxcb-xkb1",
+}
+INSTALL_LINE = "sudo apt-get install " + " ".join(XCB_LIBRARIES.values())
+
+
+def library_present(name: str) -> bool:
+    """True if the shared library ``lib<name>.so`` can be found and loaded."""
+    found = ctypes.util.find_library(name)
+    if found is None:
+        return False
+    try:
+        ctypes.CDLL(found)
+    except OSError:
+        return False
+    return True
+
+
+def display_problem(env: Mapping[str, str], probe: Callable[[str], bool] = library_present,
+                    platform: str = sys.platform) -> str | None:
+    """Why Qt would fail to open a window here, with the fix; None if it should work.
+
+    ``env`` is the process environment, ``probe(name)`` says whether ``lib<name>`` loads.
+    """
+    if env.get("QT_QPA_PLATFORM"):
+        return None  # the user chose a platform plugin (offscreen, wayland, ...): trust it
+    if not platform.startswith("linux"):
+        return None
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return ("metaviz: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
+                "Run it in a desktop session, or over ssh with X forwarding (ssh -X).\n"
+                "Headless: QT_QPA_PLATFORM=offscreen python main.py screenshot out.png")
+    if env.get("WAYLAND_DISPLAY") and not env.get("DISPLAY"):
+        return None  # Qt uses its wayland plugin, which needs none of the xcb libraries
+    missing = [package for name, package in XCB_LIBRARIES.items() if not probe(name)]
+    if missing:
+        return ("metaviz: Qt's xcb platform plugin cannot load: missing system libraries "
+                f"({', '.join(missing)}).\nInstall them with:\n  {INSTALL_LINE}")
+    return None
+
+
+def launch() -> int:
+    """Open the explorer window; returns the exit code."""
+    problem = display_problem(os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    from .app import run
+
+    return run()
+
+
+def screenshot(path: Path, iterations: int) -> int:
+    """Train ``iterations`` meta-steps in the real window, then save it as a PNG."""
+    problem = display_problem(os.environ)
+    if problem:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from .app import make_app, make_window
+    from .settings import Preferences
+
+    app = make_app()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:  # never the user's preferences
+        window = make_window(Preferences(Path(folder) / "prefs.ini"))
+        window.controls.budget.setValue(iterations)
+        window.set_budget(iterations)
+        window.task_panel.show_query.setChecked(True)
+        window.controls.adapt_steps.setValue(10)
+        window.show()
+        loop = QEventLoop()
+        window.stateChanged.connect(lambda state: loop.quit() if state in ("done", "diverged", "idle") else None)
+        window.start()
+        loop.exec()
+        QTimer.singleShot(200, loop.quit)  # let the last frame paint
+        loop.exec()
+        window.repaint_if_dirty()
+        ok = window.grab().save(str(path), "PNG")
+        window.close()
+    if not ok:
+        print(f"metaviz: error: cannot write {path}", file=sys.stderr)
+        return 1
+    print(f"saved {path}")
+    return 0

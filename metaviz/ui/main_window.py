@@ -1,0 +1,340 @@
+"""The explorer window: layout, training state and task interaction.
+
+Only this (GUI) thread touches widgets and ``self.view_learner``; the worker thread
+owns ``self.trainer`` while training runs. The window keeps only the latest
+published parameters and repaints on a timer when something changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGroupBox, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
+
+from ..config import TrainConfig, default_config
+from ..learners.base import make_learner
+from ..tasks import SinusoidFamily
+from ..training import Trainer
+from .adaptation import AdaptationView, adapt_view
+from .controls import ControlPanel
+from .file_actions import FileActions
+from .plots import TaskPlot, TrainingPlot
+from .settings import Preferences
+from .status import RateMeter, StatusLine
+from .task_browser import TaskHistory
+from .task_panel import TaskPanel
+from .worker import Progress, TrainingController
+
+def window_defaults() -> TrainConfig:
+    """MAML with the paper's settings; scored on held-out tasks often enough to draw a curve."""
+    return default_config("maml", eval_every=100)
+
+
+FRAME_MS = 25  # repaint timer (40 fps at most); edits are drawn within 50 ms
+STATES = ("idle", "training", "paused", "diverged", "done")
+
+
+class MainWindow(QMainWindow):
+    """``stateChanged(state)``; ``messageShown(text)`` for every error or notice shown."""
+
+    stateChanged = Signal(str)
+    messageShown = Signal(str)
+
+    def __init__(self, preferences: Preferences, config: TrainConfig | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("metaviz")
+        self.preferences = preferences
+        self.config = config or preferences.last_config() or window_defaults()
+        self.state = "idle"
+        self.last_message = ""
+        self._session = 0
+        self._params = None  # latest published parameters, drawn on the next tick
+        self._dirty = True
+        self.rate = RateMeter()
+        self.controller = TrainingController(self)
+        self.controls = ControlPanel(self.config)
+        self.task_panel = TaskPanel(self.config.task)
+        self.task_plot = TaskPlot()
+        self.training_plot = TrainingPlot()
+        self.status = StatusLine()
+        self._build_layout()
+        self.files = FileActions(self)
+        self._connect()
+        self.history = TaskHistory(SinusoidFamily(self.config.task), self.config.seed)
+        self.history.new_random(self.config.shots)
+        self._new_model(self.config)
+        self.controls.adapt_lr.setValue(self.view_learner.default_adapt_lr(self.config.shots))
+        self._show_task()
+        geometry = preferences.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1400, 900)
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.repaint_if_dirty)
+        self.timer.start()
+        self.repaint_if_dirty()
+
+    # --- layout ------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        self.buttons = {}
+        row = QHBoxLayout()
+        for name, label, tip in (("start", "Start", "Start training (Space)"), ("pause", "Pause", "Pause (Space)"),
+                                 ("resume", "Resume", "Resume (Space)"), ("step", "Step", "One meta-iteration"),
+                                 ("stop", "Stop", "Stop; Start continues the same model"),
+                                 ("reset", "Reset", "A fresh model with the current settings")):
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            self.buttons[name] = button
+            row.addWidget(button)
+        training = QGroupBox("Training")
+        box = QVBoxLayout(training)
+        box.addLayout(row)
+        box.addWidget(self.controls)
+        tasks = QGroupBox("Task")
+        QVBoxLayout(tasks).addWidget(self.task_panel)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(training)
+        side_layout.addWidget(tasks)
+        side_layout.addStretch(1)
+        side.setMinimumWidth(420)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.task_plot)
+        plots.addWidget(self.training_plot)
+        plots.setSizes([560, 300])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(plots)
+        main.addWidget(side)
+        main.setStretchFactor(0, 1)
+        main.setSizes([960, 440])
+        self.setCentralWidget(main)
+        self.statusBar().addPermanentWidget(self.status, 1)
+
+    def _connect(self) -> None:
+        b = self.buttons
+        b["start"].clicked.connect(self.start)
+        b["pause"].clicked.connect(self.pause)
+        b["resume"].clicked.connect(self.resume)
+        b["step"].clicked.connect(self.step)
+        b["stop"].clicked.connect(self.stop)
+        b["reset"].clicked.connect(self.reset)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle_run)
+        self.controller.progressed.connect(self._on_progress)
+        self.controller.ended.connect(self._on_ended)
+        self.controls.ratesChanged.connect(self._on_rates)
+        self.controls.modelChanged.connect(self._on_model_change)
+        self.controls.budgetChanged.connect(self.set_budget)
+        self.controls.adaptationChanged.connect(self.mark_dirty)
+        p = self.task_panel
+        p.previousRequested.connect(lambda: self._show_task(self.history.previous()))
+        p.nextRequested.connect(lambda: self._show_task(self.history.next()))
+        p.newRequested.connect(lambda: self._show_task(self.history.new_random(self.config.shots)))
+        p.resampleRequested.connect(lambda: self._show_task(self.history.resample(self.config.shots)))
+        p.clearRequested.connect(lambda: self._edit_task(self.history.current.cleared()))
+        p.taskEdited.connect(lambda a, ph: self._edit_task(self.history.current.with_task(a, ph)))
+        p.displayChanged.connect(self.mark_dirty)
+        self.task_plot.clicked.connect(self._on_plot_click)
+
+    # --- training ----------------------------------------------------------------
+    def start(self) -> None:
+        if self.state in ("idle", "done") and not self.controller.running and not self.trainer.done:
+            self._launch(paused=False)
+
+    def pause(self) -> None:
+        if self.state == "training":
+            self.controller.pause()
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.state == "paused" and self.controller.running:
+            self.controller.resume()
+            self._set_state("training")
+        elif self.state in ("paused", "diverged") and not self.trainer.done:
+            self._launch(paused=False)
+
+    def step(self) -> None:
+        """Exactly one meta-iteration, then paused."""
+        if self.trainer.done or self.state == "training":
+            return
+        if not self.controller.running:
+            self._launch(paused=True)
+        self.controller.step_once()
+
+    def stop(self) -> None:
+        if self.controller.running:
+            self.controller.stop()
+            self._set_state("done" if self.trainer.done else "idle")
+
+    def reset(self) -> None:
+        self._new_model(self.config)
+
+    def toggle_run(self) -> None:
+        """Space: start, pause or resume."""
+        {"training": self.pause, "paused": self.resume, "diverged": self.resume}.get(self.state, self.start)()
+
+    def _launch(self, paused: bool) -> None:
+        self.rate.reset()
+        self.controller.start(self.trainer, self.config.inner_lr, self.config.meta_lr, self._session, paused)
+        self._set_state("paused" if paused else "training")
+
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.session != self._session:  # from a model that has since been replaced
+            return
+        self.training_plot.append(progress.losses, progress.validations)
+        self.losses.extend(progress.losses)
+        self.validations.extend(progress.validations)
+        self.snapshot = progress.snapshot
+        self._params = progress.snapshot.params
+        self.rate.update(progress.snapshot.iteration)
+        self.mark_dirty()
+
+    def _on_ended(self, state: str, message: str) -> None:
+        if state == "diverged":
+            self._set_state("diverged")
+            self.notify("Training diverged", message)
+        elif state == "failed":
+            self._set_state("idle")
+            self.notify("Training failed", message)
+        else:
+            self._set_state("done" if self.trainer.done else "idle")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        b = self.buttons
+        running = state in ("training", "paused")
+        b["start"].setEnabled(state in ("idle", "done") and not self.trainer.done)
+        b["pause"].setEnabled(state == "training")
+        b["resume"].setEnabled(state in ("paused", "diverged"))
+        b["step"].setEnabled(state != "training" and not self.trainer.done)
+        b["stop"].setEnabled(running)
+        self.mark_dirty()
+        self.stateChanged.emit(state)
+
+    # --- settings ----------------------------------------------------------------
+    def _on_rates(self, inner_lr: float, meta_lr: float) -> None:
+        self.config = self.config.with_changes(inner_lr=inner_lr, meta_lr=meta_lr)
+        self.controller.set_rates(inner_lr, meta_lr)
+
+    def set_budget(self, budget: int) -> None:
+        self.config = self.config.with_changes(iterations=budget)
+        self.trainer.budget = budget  # an int: the worker reads it between steps
+        if not self.controller.running and self.state in ("idle", "done"):
+            self._set_state("done" if self.trainer.done else "idle")
+
+    def _on_model_change(self, name: str, value) -> None:
+        if self.trained and not self.confirm(f"Changing {name.replace('_', ' ')} needs a new model: "
+                                             "the training so far is discarded. Continue?"):
+            self.controls.set_config(self.config)
+            return
+        if name == "learner":
+            kept = {k: getattr(self.config, k) for k in ("seed", "shots", "inner_lr")}
+            config = default_config(value, **kept)
+        else:
+            config = self.config.with_changes(**{name: value})
+        self.apply_config(config)
+
+    def apply_config(self, config: TrainConfig) -> None:
+        """Show ``config`` and start a fresh model with it."""
+        old = self.config
+        self.controls.set_config(config)
+        self._new_model(config)
+        if config.learner != old.learner or config.shots != old.shots:
+            self.controls.adapt_lr.setValue(self.view_learner.default_adapt_lr(config.shots))
+        if config.shots != old.shots:
+            self._show_task(self.history.resample(config.shots))
+
+    def load_trainer(self, trainer: Trainer) -> None:
+        """Explore a loaded model at once; Start continues its training."""
+        config = trainer.learner.config.with_changes(iterations=trainer.budget)
+        self.controls.set_config(config)
+        self._new_model(config, trainer)
+        self.controls.adapt_lr.setValue(self.view_learner.default_adapt_lr(config.shots))
+
+    @property
+    def trained(self) -> bool:
+        return self.controller.running or bool(self.losses)
+
+    def _new_model(self, config: TrainConfig, trainer: Trainer | None = None) -> None:
+        """Replace the model (a fresh one, or a loaded ``trainer``); the old run is discarded."""
+        self.controller.stop()
+        self._session += 1
+        self.config = config
+        self.trainer = trainer or Trainer(make_learner(config))
+        self.view_learner = make_learner(config)
+        self._params = self.trainer.learner.parameters_snapshot()  # no thread runs: safe to read
+        self.snapshot = None
+        self.losses = list(self.trainer.losses)
+        self.validations = list(self.trainer.validations)
+        self.training_plot.clear_history()
+        self.training_plot.append(self.losses, self.validations)
+        self.task_plot.set_ranges(config.task.x_min, config.task.x_max, config.task.amp_max)
+        self.rate.reset()
+        self._set_state("done" if self.trainer.done else "idle")
+
+    # --- the task ----------------------------------------------------------------
+    def _show_task(self, sample=None) -> None:
+        sample = sample or self.history.current
+        self.task_panel.show_task(sample, self.history.can_go_back(), self.history.can_go_forward())
+        self.mark_dirty()
+
+    def _edit_task(self, sample) -> None:
+        self.history.replace(sample)
+        self._show_task(sample)
+
+    def _on_plot_click(self, x: float, y: float, button) -> None:
+        current = self.history.current
+        if button == Qt.MouseButton.LeftButton:
+            self._edit_task(current.with_point(x, y))
+        elif button == Qt.MouseButton.RightButton:
+            self._edit_task(current.without_nearest(x, y, self.task_plot.y_scale()))
+
+    # --- painting ----------------------------------------------------------------
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def repaint_if_dirty(self) -> None:
+        """Timer tick: draw the latest state once, however many updates arrived."""
+        self.training_plot.refresh()
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self._params is not None:
+            self.view_learner.load_state_dict({"tensors": self._params})
+            self._params = None
+        self.view = self.compute_view()
+        self.task_plot.draw(self.view, self.history.current, self.task_panel.show_query.isChecked(),
+                            self.task_panel.show_steps.isChecked())
+        s = self.snapshot
+        iteration = s.iteration if s else self.trainer.learner.iteration
+        elapsed = s.elapsed if s else self.trainer.elapsed
+        # While training: the measured wall-clock rate; otherwise the run's average.
+        rate = self.rate.rate if self.state == "training" else iteration / elapsed if elapsed > 0 else 0.0
+        self.status.show_status(self.config.learner, iteration, self.trainer.budget, rate, elapsed, self.state)
+
+    def compute_view(self) -> AdaptationView:
+        return adapt_view(self.view_learner, self.history.current, int(self.controls.adapt_steps.value()),
+                          self.controls.adapt_lr.value())
+
+    # --- messages ----------------------------------------------------------------
+    def notify(self, title: str, message: str) -> None:
+        """Every error reaches the user here (tests replace :meth:`show_message`)."""
+        self.last_message = message
+        self.messageShown.emit(message)
+        self.show_message(title, message)
+
+    def show_message(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def confirm(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "metaviz", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.timer.stop()
+        self.controller.stop()  # joins the worker thread before the window goes away
+        self.preferences.set_geometry(self.saveGeometry())
+        self.preferences.set_last_config(self.config)
+        self.preferences.sync()
+        super().closeEvent(event)

@@ -1,0 +1,82 @@
+"""A small window per test: tiny budgets, preferences in tmp_path, every thread joined."""
+
+from __future__ import annotations
+
+import pytest
+
+from metaviz.config import default_config
+from metaviz.ui.app import make_window
+from metaviz.ui.qt_compat import protect_none
+from metaviz.ui.settings import Preferences
+
+protect_none()  # pytest-qt's own waits call void Qt methods too (see qt_compat)
+
+
+def tiny_config(**changes):
+    """Fast to train (meta-batch 5) and scored often, so short runs have a history."""
+    base = {"iterations": 40, "eval_every": 10, "eval_tasks": 10, "meta_batch": 5}
+    base.update(changes)
+    return default_config(base.pop("learner", "maml"), **base)
+
+
+class Dialogs:
+    """Stands in for message boxes: records messages, answers questions."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.questions: list[str] = []
+        self.answer = True
+
+
+@pytest.fixture
+def prefs_path(tmp_path):
+    return tmp_path / "prefs.ini"
+
+
+@pytest.fixture
+def dialogs():
+    return Dialogs()
+
+
+@pytest.fixture
+def open_window(qtbot, prefs_path, dialogs, monkeypatch):
+    """A factory; each window is closed (joining its worker) at teardown."""
+    from metaviz.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "show_message", lambda self, title, text: dialogs.messages.append(text))
+
+    def confirm(self, question):
+        dialogs.questions.append(question)
+        return dialogs.answer
+
+    monkeypatch.setattr(MainWindow, "confirm", confirm)
+    windows = []
+
+    def make(config=None, prefs=None):
+        window = make_window(Preferences(prefs or prefs_path), config if config is not None else tiny_config())
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.controller.running, "the worker thread must be joined when the window closes"
+
+
+@pytest.fixture
+def window(open_window):
+    return open_window()
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config
+
+
+@pytest.fixture
+def wait_state(qtbot):
+    def wait(window, state, timeout=20_000):
+        qtbot.waitUntil(lambda: window.state == state, timeout=timeout)
+
+    return wait

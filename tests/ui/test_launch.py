@@ -1,0 +1,45 @@
+"""The platform check before Qt starts, and the None refcount workaround."""
+
+from __future__ import annotations
+
+import sys
+
+from metaviz.ui.launch import INSTALL_LINE, XCB_LIBRARIES, display_problem
+from metaviz.ui.qt_compat import none_references_leak, protect_none
+
+
+def present(name):
+    return True
+
+
+def test_no_display_is_reported():
+    problem = display_problem({}, present, platform="linux")
+    assert problem is not None and "no display" in problem
+
+
+def test_missing_xcb_libraries_are_named_with_the_install_line():
+    problem = display_problem({"DISPLAY": ":0"}, lambda name: name not in ("xcb-cursor", "xcb-xkb"),
+                              platform="linux")
+    assert "libxcb-cursor0" in problem and "libxcb-xkb1" in problem
+    assert INSTALL_LINE in problem
+    assert INSTALL_LINE.startswith("sudo apt-get install libxcb-cursor0 libxkbcommon-x11-0")
+    assert set(XCB_LIBRARIES.values()) <= set(INSTALL_LINE.split())
+
+
+def test_a_working_desktop_passes():
+    assert display_problem({"DISPLAY": ":0"}, present, platform="linux") is None
+
+
+def test_a_chosen_platform_or_wayland_is_trusted():
+    missing = lambda name: False  # noqa: E731
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, missing, platform="linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, missing, platform="linux") is None
+    assert display_problem({}, missing, platform="darwin") is None
+
+
+def test_void_qt_calls_no_longer_threaten_none(qapp):
+    protect_none()
+    assert not protect_none()  # idempotent
+    before = sys.getrefcount(None)
+    none_references_leak()
+    assert sys.getrefcount(None) > 1 << 40 or sys.getrefcount(None) >= before - 5
