@@ -300,9 +300,6 @@ class MainWindow(QMainWindow):
         if not self._dirty:
             return
         self._dirty = False
-        if self._params is not None:
-            self.view_learner.load_state_dict({"tensors": self._params})
-            self._params = None
         self.view = self.compute_view()
         self.task_plot.draw(self.view, self.history.current, self.task_panel.show_query.isChecked(),
                             self.task_panel.show_steps.isChecked())
@@ -314,6 +311,10 @@ class MainWindow(QMainWindow):
         self.status.show_status(self.config.learner, iteration, self.trainer.budget, rate, elapsed, self.state)
 
     def compute_view(self) -> AdaptationView:
+        """The current task adapted by the latest parameters (loaded into the GUI's own copy)."""
+        if self._params is not None:
+            self.view_learner.load_state_dict({"tensors": self._params})
+            self._params = None
         return adapt_view(self.view_learner, self.history.current, int(self.controls.adapt_steps.value()),
                           self.controls.adapt_lr.value())
 

@@ -52,8 +52,9 @@ def open_window(qtbot, prefs_path, dialogs, monkeypatch):
     monkeypatch.setattr(MainWindow, "confirm", confirm)
     windows = []
 
-    def make(config=None, prefs=None):
-        window = make_window(Preferences(prefs or prefs_path), config if config is not None else tiny_config())
+    def make(config="tiny", prefs=None):
+        """``config=None`` starts from the saved preferences, like a real launch."""
+        window = make_window(Preferences(prefs or prefs_path), tiny_config() if config == "tiny" else config)
         qtbot.addWidget(window)
         windows.append(window)
         return window

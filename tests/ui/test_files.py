@@ -1,0 +1,134 @@
+"""Exports, settings files and checkpoints, and what happens when they fail."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from metaviz.ui.export import _split_close
+from metaviz.ui.settings import Preferences
+
+
+def test_png_export_has_the_requested_size(window, tmp_path):
+    window.resize(1200, 800)
+    assert window.files.export_png(window.task_plot, tmp_path / "task.png", width=640)
+    image = QImage(str(tmp_path / "task.png"))
+    assert not image.isNull() and image.width() == 640 and image.height() > 100
+
+
+def test_svg_export_is_valid_and_holds_the_curves(qtbot, window, wait_state, tmp_path):
+    window.start()
+    wait_state(window, "done")
+    for plot, points in ((window.task_plot, 200), (window.training_plot, 40)):
+        path = tmp_path / "plot.svg"
+        assert window.files.export_svg(plot, path)
+        root = ET.parse(path).getroot()  # raises if not well-formed XML
+        assert root.tag.endswith("svg")
+        shapes = [e for e in root.iter() if e.tag.endswith(("polyline", "path"))]
+        assert len(shapes) > 5
+        assert any(len((e.get("points") or e.get("d") or "").split()) >= points for e in shapes)  # a whole curve
+
+
+def test_closed_svg_paths_keep_their_close():
+    assert _split_close("M1,2 L3,4 Z") == ("M1,2 L3,4", True)
+    assert _split_close("M1,2 L3,4") == ("M1,2 L3,4", False)
+
+
+def test_curves_csv_matches_the_plot(qtbot, window, tmp_path):
+    window.controls.adapt_steps.spin.setValue(3)
+    qtbot.waitUntil(lambda: window.view.trajectory.shape[0] == 4)
+    assert window.files.export_curves(tmp_path / "curves.csv")
+    with open(tmp_path / "curves.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["x", "truth", "pre", "step_1", "step_2", "post"]
+    table = np.array(rows[1:], dtype=float)
+    x, pre = window.task_plot.pre.getData()
+    assert np.allclose(table[:, 0], x) and np.allclose(table[:, 2], pre)
+    assert np.allclose(table[:, -1], window.task_plot.post.getData()[1])
+    assert np.allclose(table[:, 1], window.task_plot.truth.getData()[1])
+
+
+def test_history_csv(qtbot, window, wait_state, tmp_path):
+    window.start()
+    wait_state(window, "done")
+    assert window.files.export_history(tmp_path / "history.csv")
+    with open(tmp_path / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 40 and rows[0]["iteration"] == "1"
+    assert float(rows[9]["loss"]) == window.trainer.losses[9][1]
+    assert float(rows[9]["val_mse_step_0"]) == window.trainer.validations[1].mse[0]
+
+
+def test_unwritable_folder_shows_a_dialog(window, dialogs, tmp_path):
+    missing = tmp_path / "no such folder" / "plot.png"
+    assert not window.files.export_png(window.task_plot, missing, width=300)
+    assert not window.files.export_curves(missing.with_suffix(".csv"))
+    assert len(dialogs.messages) == 2 and "no such folder" in dialogs.messages[1]
+
+
+def test_settings_json_round_trip_and_bad_file(window, dialogs, tmp_path):
+    path = tmp_path / "settings.json"
+    window.controls.meta_lr.spin.setValue(0.004)
+    assert window.files.save_settings(path)
+    assert json.loads(path.read_text())["meta_lr"] == 0.004
+    data = json.loads(path.read_text())
+    data["shots"] = 7
+    path.write_text(json.dumps(data))
+    assert window.files.load_settings(path)
+    assert window.config.shots == 7 and window.controls.shots.value() == 7
+    assert window.history.current.shots == 7
+    before = window.config
+    (tmp_path / "bad.json").write_text('{"shots": -1}')
+    assert not window.files.load_settings(tmp_path / "bad.json")
+    assert "shots" in dialogs.messages[-1] and window.config is before
+
+
+def test_checkpoint_reloads_to_the_same_curves(qtbot, open_window, wait_state, tmp_path):
+    first = open_window()
+    first.start()
+    wait_state(first, "done")
+    first.repaint_if_dirty()
+    path = tmp_path / "run.pt"
+    assert first.files.save_checkpoint(path)
+    second = open_window()
+    second.history = first.history  # the same task on both
+    assert second.files.load_checkpoint(path)
+    assert second.state == "done" and second.trainer.learner.iteration == 40
+    assert second.losses == first.losses
+    assert np.allclose(second.compute_view().trajectory, first.compute_view().trajectory)
+
+
+def test_bad_checkpoint_changes_nothing(window, dialogs, tmp_path):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(b"not a checkpoint")
+    trainer = window.trainer
+    assert not window.files.load_checkpoint(path)
+    assert window.trainer is trainer and "checkpoint" in dialogs.messages[-1]
+
+
+def test_settings_survive_a_second_window(open_window, prefs_path, tiny):
+    first = open_window(tiny())
+    first.controls.meta_lr.spin.setValue(0.005)
+    first.resize(900, 500)
+    first.close()
+    second = open_window(None, prefs_path)
+    assert second.config.meta_lr == 0.005 and second.controls.meta_lr.value() == 0.005
+    assert second.config.iterations == 40
+    assert Preferences(prefs_path).geometry() is not None
+    assert second.height() == 500  # restored (the offscreen screen may clamp the width)
+
+
+def test_model_change_asks_and_can_be_declined(qtbot, window, wait_state, dialogs):
+    window.start()
+    wait_state(window, "done")
+    dialogs.answer = False
+    window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
+    assert dialogs.questions and window.config.learner == "maml"
+    assert window.controls.learner.currentData() == "maml" and window.trainer.learner.iteration == 40
+    dialogs.answer = True
+    window.controls.learner.setCurrentIndex(window.controls.learner.findData("multitask"))
+    assert window.config.learner == "multitask" and window.trainer.learner.iteration == 0
