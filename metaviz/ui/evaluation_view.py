@@ -1,0 +1,375 @@
+"""The evaluation view: the benchmark protocol on your learners, as the MAML paper's
+figure and a table beside the published figures, with out-of-distribution probes,
+exports and "Reproduce the paper".
+
+Evaluation runs in a worker thread (:mod:`.evaluation_worker`) on copies of the
+learners; only this GUI thread touches widgets.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit,
+                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from ..config import TaskConfig, default_config
+from ..evaluation import _number as format_number  # the CLI's number format, so both read alike
+from ..evaluation import EVAL_SEED, EvaluationResult, format_markdown
+from ..learners.base import Learner
+from ..published import PUBLISHED
+from .evaluation_worker import EvaluationRunner
+from .figures import EvaluationFigure, ExportError, protocol_text
+
+SHOTS = (5, 10, 20)
+TABLE_STEPS = (0, 1, 5, 10)
+RANGES = (("amp", "amplitude"), ("phase", "phase"), ("x", "x"))
+CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
+
+
+def shown_steps(steps: int) -> list[int]:
+    """The table's step columns for a protocol of ``steps`` steps (always the last one)."""
+    return sorted({s for s in TABLE_STEPS if s <= steps} | {steps})
+
+
+def _check_target(path: Path) -> None:
+    """Refuse before writing anything: a missing folder or a path that is a folder."""
+    if path.is_dir():
+        raise ExportError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
+class EvaluationView(QWidget):
+    """Settings, Run / Cancel, progress, the figure and the table, exports.
+
+    Signals: ``error_message(str)`` for every error shown; ``results_changed(list)``
+    with the new :class:`EvaluationResult` list; ``reproduced(list)`` with the
+    :class:`~metaviz.reproduce.ReproducedRun` list (checkpoint paths) of a reproduction.
+    """
+
+    error_message = Signal(str)
+    results_changed = Signal(list)
+    reproduced = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.learners: dict[str, Learner] = {}
+        self.results: list[EvaluationResult] = []
+        self.runner = EvaluationRunner(self)
+        self._out_dir: Path | None = None  # set while a reproduction runs
+        self._started = 0.0
+        self.runner.progress.connect(self._on_progress)
+        self.runner.log.connect(self._log)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.cancelled.connect(lambda: self._end("cancelled: nothing shown, nothing written"))
+        self.runner.error.connect(self._on_error)
+        self._build()
+        self.reset_ranges()
+
+    # --- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        self.learner_list = QListWidget()
+        self.tasks = self._spin(QSpinBox(), 2, 100_000, 600, "held-out tasks per K")
+        self.steps = self._spin(QSpinBox(), 0, 100, 10, "adaptation steps scored (0 = before adapting)")
+        self.seed = self._spin(QSpinBox(), 0, 2**31 - 1, EVAL_SEED, "the evaluation stream (apart from training)")
+        self.shot_boxes = {k: QCheckBox(f"K={k}", checked=True) for k in SHOTS}
+        self.use_lr = QCheckBox("test-time lr", toolTip="unchecked: each learner's own rate for each K")
+        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=10.0, singleStep=0.001, value=0.01, enabled=False)
+        self.use_lr.toggled.connect(self.lr.setEnabled)
+        protocol = QFormLayout()
+        protocol.addRow("tasks", self.tasks)
+        protocol.addRow("steps", self.steps)
+        shots = QHBoxLayout()
+        for box in self.shot_boxes.values():
+            shots.addWidget(box)
+        protocol.addRow("shots", shots)
+        protocol.addRow("seed", self.seed)
+        protocol.addRow(self.use_lr, self.lr)
+        ranges = QGridLayout()
+        self.range_boxes: dict[str, QDoubleSpinBox] = {}
+        for row, (key, label) in enumerate(RANGES):
+            ranges.addWidget(QLabel(label), row, 0)
+            for col, end in enumerate(("min", "max"), start=1):
+                box = QDoubleSpinBox(decimals=3, minimum=-100.0, maximum=100.0, singleStep=0.1)
+                self.range_boxes[f"{key}_{end}"] = box
+                ranges.addWidget(box, row, col)
+        reset = QPushButton("Reset to training ranges", clicked=self.reset_ranges)
+        ranges.addWidget(reset, len(RANGES), 0, 1, 3)
+        self.run_button = QPushButton("Run", clicked=self.run)
+        self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
+        self.progress = QProgressBar(textVisible=True)
+        self.status = QLabel("idle", wordWrap=True)
+        self.log_view = QPlainTextEdit(readOnly=True, maximumHeight=110, placeholderText="reproduction log")
+        side = QVBoxLayout()
+        for title, content in (("Learners", self.learner_list), ("Protocol", protocol),
+                               ("Evaluation ranges (out-of-distribution probe)", ranges)):
+            side.addWidget(self._group(title, content))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        side.addLayout(buttons)
+        side.addWidget(self.progress)
+        side.addWidget(self.status)
+        exports = QGridLayout()
+        for index, (text, method, filter_) in enumerate((
+                ("Figure PNG…", self.export_png, "PNG image (*.png)"),
+                ("Figure SVG…", self.export_svg, "SVG image (*.svg)"),
+                ("Curves CSV…", self.export_csv, "CSV (*.csv)"),
+                ("Table Markdown…", self.export_markdown, "Markdown (*.md)"))):
+            button = QPushButton(text, clicked=lambda _=False, m=method, f=filter_, t=text: self._ask_export(m, f, t))
+            exports.addWidget(button, index // 2, index % 2)
+        side.addWidget(self._group("Export", exports))
+        side.addWidget(QPushButton("Reproduce the paper…", clicked=self._ask_reproduce,
+                                   toolTip="train MAML, pretrained and multi-task with their default budgets, "
+                                           "evaluate, write checkpoints, table and figure"))
+        side.addWidget(self.log_view)
+        side.addStretch(1)
+        self.figure = EvaluationFigure()
+        self.table = QTableWidget(0, 0, editTriggers=QTableWidget.EditTrigger.NoEditTriggers)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.figure)
+        plots.addWidget(self.table)
+        plots.setSizes([500, 250])
+        settings = QWidget()
+        settings.setLayout(side)
+        settings.setMaximumWidth(360)
+        layout = QHBoxLayout(self)
+        layout.addWidget(settings)
+        layout.addWidget(plots, 1)
+
+    @staticmethod
+    def _spin(box, low, high, value, tip):
+        box.setRange(low, high)
+        box.setValue(value)
+        box.setToolTip(tip)
+        return box
+
+    @staticmethod
+    def _group(title, content) -> QGroupBox:
+        group = QGroupBox(title)
+        if isinstance(content, QWidget):
+            layout = QVBoxLayout()
+            layout.addWidget(content)
+            content = layout
+        group.setLayout(content)
+        return group
+
+    # --- learners and settings ------------------------------------------------------
+    def set_learners(self, learners: dict[str, Learner]) -> None:
+        """Offer ``learners`` (name -> learner), all checked; the ranges reset to theirs."""
+        self.learners = dict(learners)
+        self.learner_list.clear()
+        for name, learner in self.learners.items():
+            item = QListWidgetItem(f"{name}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(f"{learner.kind}, {learner.iteration} iterations")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.learner_list.addItem(item)
+        self.reset_ranges()
+
+    def checked_learners(self) -> list[str]:
+        items = (self.learner_list.item(i) for i in range(self.learner_list.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def training_ranges(self) -> TaskConfig:
+        """The first learner's training task family (the paper's if there is none)."""
+        return next(iter(self.learners.values())).config.task if self.learners else default_config().task
+
+    def reset_ranges(self) -> None:
+        task = self.training_ranges()
+        for name, box in self.range_boxes.items():
+            box.setValue(getattr(task, name))
+
+    def probe(self, base: TaskConfig) -> TaskConfig | None:
+        """``base`` with the ranges typed in, or None if they are its own (not a probe).
+        Raises ValueError (naming the range) if a range is empty or reversed."""
+        task = dataclasses.replace(base, **{name: box.value() for name, box in self.range_boxes.items()})
+        return None if task == base else task
+
+    # --- running --------------------------------------------------------------------
+    def run(self) -> bool:
+        """Start evaluating the checked learners; False (with a message) if settings are invalid."""
+        names = self.checked_learners()
+        shots = [k for k, box in self.shot_boxes.items() if box.isChecked()]
+        if not names or not shots:
+            return self.show_error("Choose at least one learner and one K to evaluate.")
+        try:
+            tasks = {name: self.probe(self.learners[name].config.task) for name in names}
+        except ValueError as exc:
+            return self.show_error(f"Invalid evaluation ranges: {exc}")
+        self.runner.evaluate({n: self.learners[n] for n in names}, tasks, shots=shots, steps=self.steps.value(),
+                             num_tasks=self.tasks.value(), seed=self.seed.value(),
+                             lr=self.lr.value() if self.use_lr.isChecked() else None)
+        self._begin(f"evaluating {len(names)} learner(s) on {self.tasks.value()} tasks")
+        return True
+
+    def reproduce(self, out_dir: Path, iterations: int | None = None) -> bool:
+        """Train, evaluate and save the paper's learners into ``out_dir`` (as ``python main.py
+        reproduce``), with this view's tasks, seed and ranges; the results load here when done."""
+        try:
+            task = self.probe(default_config().task)
+        except ValueError as exc:
+            return self.show_error(f"Invalid evaluation ranges: {exc}")
+        self._out_dir = Path(out_dir)
+        self.log_view.clear()
+        self.runner.reproduce(self._out_dir, iterations=iterations, num_tasks=self.tasks.value(),
+                              eval_seed=self.seed.value(), task=task)
+        self._begin(f"reproducing the paper into {out_dir}")
+        return True
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+        self.status.setText("cancelling…")
+
+    def shutdown(self) -> None:
+        """Cancel and join any running worker (call before the view goes away)."""
+        self.runner.shutdown()
+        self._set_running(False)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _begin(self, text: str) -> None:
+        self._started = time.perf_counter()
+        self.progress.setRange(0, 0)  # busy until the first report
+        self.status.setText(text)
+        self._set_running(True)
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _log(self, line: str) -> None:
+        self.log_view.appendPlainText(line)
+
+    def _on_finished(self, output: list) -> None:
+        out_dir, self._out_dir = self._out_dir, None
+        if out_dir is None:
+            self.set_results(output)
+        else:
+            self.set_results([run.result for run in output])
+            try:  # the same figure the CLI writes beside table.md and results.json
+                written = [self.figure.export_png(out_dir / "figure.png", 1500),
+                           self.figure.export_svg(out_dir / "figure.svg")]
+                self._log("figure: " + ", ".join(map(str, written)))
+            except ExportError as exc:
+                self.show_error(str(exc))
+            self.reproduced.emit(output)
+        self._end(f"done in {time.perf_counter() - self._started:.1f}s")
+
+    def _on_error(self, message: str) -> None:
+        self._out_dir = None
+        self._end("failed")
+        self.show_error(message)
+
+    def _end(self, text: str) -> None:
+        self._out_dir = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0 if text.startswith(("cancel", "fail")) else 1)
+        self.status.setText(text)
+        self._set_running(False)
+
+    # --- results --------------------------------------------------------------------
+    def set_results(self, results: list[EvaluationResult]) -> None:
+        """Show ``results`` in the figure and the table (e.g. loaded from elsewhere)."""
+        self.results = list(results)
+        self.figure.set_results(self.results)
+        self._fill_table()
+        self.results_changed.emit(self.results)
+
+    def _fill_table(self) -> None:
+        steps = shown_steps(max((r.steps for r in self.results), default=10))
+        self.table.clear()
+        self.table.setColumnCount(2 + len(steps))
+        self.table.setHorizontalHeaderLabels(["method", "K"] + [f"step {s}" for s in steps])
+        rows = []
+        for result in self.results:
+            for k, curve in result.curves.items():
+                cells = [f"{format_number(curve.mean[s])} \u00b1 {format_number(curve.ci95[s])}"
+                         + (f" ({curve.diverged[s]} diverged)" if curve.diverged[s] else "")
+                         if s <= result.steps else "" for s in steps]
+                rows.append((result.learner, k, cells, protocol_text([result])))
+        for row in PUBLISHED:
+            for k in sorted({k for r in self.results for k in r.curves}):
+                values = [row.mse.get((k, s)) for s in steps]
+                if any(values):
+                    cells = ["" if v is None else f"{v[0]:g}" + (f" \u00b1 {v[1]:g}" if v[1] else "") for v in values]
+                    rows.append((f"{row.method} (published)", k, cells, row.source))
+        self.table.setRowCount(len(rows))
+        for r, (method, k, cells, tip) in enumerate(rows):
+            for c, text in enumerate([method, str(k), *cells]):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+
+    # --- exports and errors ---------------------------------------------------------
+    def export_png(self, path, width: int = 1500) -> bool:
+        return self._export(path, lambda p: self.figure.export_png(p, width))
+
+    def export_svg(self, path) -> bool:
+        return self._export(path, self.figure.export_svg)
+
+    def export_csv(self, path) -> bool:
+        """Columns learner, K, step, mean, ci95, median, diverged; one row per (learner, K, step)."""
+        def write(p: Path) -> None:
+            with open(p, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(CSV_COLUMNS)
+                for r in self.results:
+                    for k, c in r.curves.items():
+                        writer.writerows([r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
+                                         for s in range(r.steps + 1))
+        return self._export(path, write)
+
+    def export_markdown(self, path) -> bool:
+        """The protocol, then our rows and the published ones (:func:`format_markdown`)."""
+        steps = max(r.steps for r in self.results) if self.results else 0
+        shots = sorted({k for r in self.results for k in r.curves})
+        columns = [(k, s) for k in shots for s in sorted({min(1, steps), steps})]
+        text = f"{protocol_text(self.results)}\n\n{format_markdown(self.results, columns)}\n" if self.results else ""
+        return self._export(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+    def _export(self, path, write) -> bool:
+        path = Path(path)
+        if not self.results:
+            return self.show_error("Nothing to export yet: run an evaluation first.")
+        try:
+            _check_target(path)
+            write(path)
+        except OSError as exc:
+            return self.show_error(str(exc) if isinstance(exc, ExportError)
+                                   else f"cannot write {path}: {exc.strerror or exc}")
+        return True
+
+    def _ask_export(self, method, filter_: str, title: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, title.rstrip("…"), "", filter_)
+        if path:
+            method(path)
+
+    def _ask_reproduce(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Reproduce the paper into folder")
+        if folder:
+            self.reproduce(Path(folder))
+
+    def show_error(self, text: str) -> bool:
+        """The one way errors reach a person: ``error_message`` and a message box. Returns False."""
+        self.error_message.emit(text)
+        self.show_box(text)
+        return False
+
+    def show_box(self, text: str) -> None:
+        QMessageBox.warning(self, "metaviz", text)
