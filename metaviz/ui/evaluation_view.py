@@ -68,7 +68,7 @@ class EvaluationView(QWidget):
         self.runner.progress.connect(self._on_progress)
         self.runner.log.connect(self._log)
         self.runner.finished.connect(self._on_finished)
-        self.runner.cancelled.connect(lambda: self._end("cancelled: nothing shown, nothing written"))
+        self.runner.cancelled.connect(lambda: self._end("cancelled: nothing shown, nothing written", ok=False))
         self.runner.error.connect(self._on_error)
         self._build()
         self.reset_ranges()
@@ -191,8 +191,13 @@ class EvaluationView(QWidget):
     def probe(self, base: TaskConfig) -> TaskConfig | None:
         """``base`` with the ranges typed in, or None if they are its own (not a probe).
         Raises ValueError (naming the range) if a range is empty or reversed."""
-        task = dataclasses.replace(base, **{name: box.value() for name, box in self.range_boxes.items()})
-        return None if task == base else task
+        changes = {}
+        for name, box in self.range_boxes.items():
+            # A box shows 3 decimals (pi reads 3.142): a value it cannot tell from the
+            # training one *is* the training one, or no evaluation would match the CLI's.
+            if abs(box.value() - getattr(base, name)) > 0.5 * 10 ** -box.decimals():
+                changes[name] = box.value()
+        return dataclasses.replace(base, **changes) if changes else None
 
     # --- running --------------------------------------------------------------------
     def run(self) -> bool:
@@ -271,14 +276,15 @@ class EvaluationView(QWidget):
         self._end(f"done in {time.perf_counter() - self._started:.1f}s")
 
     def _on_error(self, message: str) -> None:
-        self._out_dir = None
-        self._end("failed")
+        self._end("failed", ok=False)
         self.show_error(message)
 
-    def _end(self, text: str) -> None:
+    def _end(self, text: str, ok: bool = True) -> None:
+        """Back to idle; the bar stays full after a success and empties otherwise."""
         self._out_dir = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0 if text.startswith(("cancel", "fail")) else 1)
+        if not ok or self.progress.maximum() == 0:  # still busy-looking: no report arrived
+            self.progress.setRange(0, 1)
+            self.progress.setValue(int(ok))
         self.status.setText(text)
         self._set_running(False)
 

@@ -1,0 +1,221 @@
+"""The evaluation view: same numbers as the CLI, cancel, probes, exports, errors, reproduce."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from metaviz.checkpoint import load_learner
+from metaviz.config import default_config
+from metaviz.evaluation import evaluate
+from metaviz.learners.base import make_learner
+from metaviz.training import TrainControl, Trainer
+from metaviz.ui.evaluation_view import CSV_COLUMNS, EvaluationView
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def trained(kind: str = "maml", iterations: int = 30):
+    config = default_config(kind, iterations=iterations, meta_batch=5, eval_every=1000)
+    trainer = Trainer(make_learner(config))
+    for _ in trainer.run(TrainControl(config.inner_lr, config.meta_lr), params_interval=float("inf")):
+        pass
+    return trainer.learner
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "maml.pt"
+    subprocess.run([sys.executable, "main.py", "train", "--iterations", "30", "--meta-batch", "5",
+                    "--out", str(path), "--quiet"], cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Two learners on a tiny protocol (K = 5, 10; 30 tasks; 4 steps), named as the view names them."""
+    import dataclasses
+
+    return [dataclasses.replace(evaluate(trained(kind), shots=(5, 10), steps=4, num_tasks=30), learner=name)
+            for kind, name in (("maml", "maml-a"), ("multitask", "multi-b"))]
+
+
+@pytest.fixture
+def view(qtbot, monkeypatch):
+    boxes: list[str] = []
+    monkeypatch.setattr(EvaluationView, "show_box", lambda self, text: boxes.append(text))
+    widget = EvaluationView()
+    widget.boxes = boxes
+    qtbot.addWidget(widget)
+    yield widget
+    widget.close()
+    assert not widget.runner.running, "the worker thread must be joined when the view closes"
+
+
+def protocol(view, tasks, steps, shots=(5, 10, 20), seed=None):
+    view.tasks.setValue(tasks)
+    view.steps.setValue(steps)
+    for k, box in view.shot_boxes.items():
+        box.setChecked(k in shots)
+    if seed is not None:
+        view.seed.setValue(seed)
+
+
+def run(qtbot, view, timeout=60_000):
+    with qtbot.waitSignal(view.results_changed, timeout=timeout) as blocker:
+        assert view.run()
+    assert not view.runner.running
+    return blocker.args[0]
+
+
+def test_numbers_equal_the_cli(qtbot, view, checkpoint, tmp_path):
+    out = tmp_path / "out.json"
+    subprocess.run([sys.executable, "main.py", "evaluate", str(checkpoint), "--tasks", "25", "--steps", "4",
+                    "--seed", "7", "--json", str(out)], cwd=ROOT, check=True, capture_output=True)
+    expected = json.loads(out.read_text())
+    view.set_learners({"from checkpoint": load_learner(checkpoint)})
+    protocol(view, 25, 4, seed=7)
+    [result] = run(qtbot, view)
+    assert result.learner == "from checkpoint" and result.num_tasks == 25 and result.seed == 7
+    assert set(expected["curves"]) == {str(k) for k in result.curves} == {"5", "10", "20"}
+    for k, curve in result.curves.items():
+        for field in ("mean", "ci95", "median", "diverged"):
+            assert getattr(curve, field) == expected["curves"][str(k)][field], (k, field)
+    # The table shows these numbers: row K=5, column "step 1".
+    assert view.table.item(0, 0).text() == "from checkpoint" and view.table.item(0, 1).text() == "5"
+    assert view.table.item(0, 3).text().startswith(f"{expected['curves']['5']['mean'][1]:.4f} \u00b1")
+
+
+def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
+    learners = {"a": trained(), "b": trained("pretrained")}
+    view.set_learners(learners)
+    protocol(view, 20, 3)
+    done = run(qtbot, view)
+    assert [r.learner for r in done] == ["a", "b"] and view.progress.value() == view.progress.maximum() == 6
+    assert view.figure.curves.keys() == {(n, k) for n in "ab" for k in (5, 10, 20)}
+    view.set_results([])
+    protocol(view, 4000, 10)  # long enough to be cancelled after its first K
+    with qtbot.waitSignal(view.runner.progress, timeout=60_000):
+        assert view.run()
+    with qtbot.waitSignal(view.runner.cancelled, timeout=60_000):
+        view.cancel()
+    assert not view.runner.running
+    assert view.results == [] and view.table.rowCount() == 0 and view.figure.curves == {}
+    assert view.status.text().startswith("cancelled") and view.run_button.isEnabled()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
+    view.set_learners({"maml": trained()})
+    protocol(view, 20, 2, shots=(5,))
+    [plain] = run(qtbot, view)
+    assert plain.task["amp_min"] == 0.1 and plain.task["amp_max"] == 5.0
+    view.range_boxes["amp_min"].setValue(5.0)
+    view.range_boxes["amp_max"].setValue(10.0)
+    [probe] = run(qtbot, view)
+    assert probe.task["amp_min"] == 5.0 and probe.task["amp_max"] == 10.0
+    assert probe.curves[5].mean[0] > 4 * plain.curves[5].mean[0]  # amplitudes twice as large on average
+    view.reset_ranges()
+    assert view.range_boxes["amp_max"].value() == 5.0
+
+
+def test_invalid_ranges_give_a_clear_message(qtbot, view):
+    view.set_learners({"maml": trained()})
+    view.range_boxes["x_min"].setValue(3.0)
+    view.range_boxes["x_max"].setValue(-3.0)
+    with qtbot.waitSignal(view.error_message) as blocker:
+        assert not view.run()
+    assert "x range is empty or reversed" in blocker.args[0] and view.boxes == [blocker.args[0]]
+    assert not view.runner.running
+
+
+def test_exports(view, results, tmp_path):
+    view.set_results(results)
+    assert view.export_png(tmp_path / "fig.png", width=900)
+    image = QImage(str(tmp_path / "fig.png"))
+    assert not image.isNull() and image.width() == 900
+    assert view.export_svg(tmp_path / "fig.svg")
+    root = ET.parse(tmp_path / "fig.svg").getroot()
+    assert count_curve_paths(root) == {"#0072b2": 2, "#d55e00": 2}  # one per learner per K panel
+
+    assert view.export_csv(tmp_path / "curves.csv")
+    with open(tmp_path / "curves.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 2 * 2 * 5
+    for row in rows:
+        curve = next(r for r in results if r.learner == row["learner"]).curves[int(row["K"])]
+        step = int(row["step"])
+        assert float(row["mean"]) == curve.mean[step] and float(row["ci95"]) == curve.ci95[step]
+        assert float(row["median"]) == curve.median[step] and int(row["diverged"]) == curve.diverged[step]
+
+    assert view.export_markdown(tmp_path / "table.md")
+    text = (tmp_path / "table.md").read_text()
+    assert "30 held-out tasks" in text and "| K=5, 1 step | K=5, 4 steps |" in text
+    assert "| MAML | Finn et al. 2017" in text and "| 0.67 |" in text and "| predict zero |" in text
+    assert f"| maml-a | metaviz, 30 it. | {results[0].curves[5].mean[1]:.4f}" in text
+    assert view.boxes == []
+
+
+def count_curve_paths(root) -> dict[str, int]:
+    """<path> elements drawn with a learner's 2.5 px opaque pen, by colour."""
+    counts: dict[str, int] = {}
+
+    def walk(node, style):
+        style = {**style, **{k: v for k, v in node.attrib.items() if k.startswith("stroke")}}
+        if node.tag.endswith("path") and style.get("stroke-width") == "2.5" and style.get("stroke-opacity") == "1":
+            counts[style["stroke"]] = counts.get(style["stroke"], 0) + 1
+        for child in node:
+            walk(child, style)
+
+    walk(root, {})
+    return counts
+
+
+@pytest.mark.parametrize("export", ["export_png", "export_svg", "export_csv", "export_markdown"])
+def test_unwritable_export_path_gives_the_message_and_writes_nothing(view, results, tmp_path, export):
+    view.set_results(results)
+    missing = tmp_path / "missing" / "out.file"
+    assert not getattr(view, export)(missing)
+    assert not missing.parent.exists()
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    assert not getattr(view, export)(folder)
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["a folder"]
+    assert len(view.boxes) == 2
+    assert "does not exist" in view.boxes[0] and "it is a folder" in view.boxes[1]
+
+
+def test_export_before_any_result_is_refused(view, tmp_path):
+    assert not view.export_csv(tmp_path / "c.csv")
+    assert "run an evaluation first" in view.boxes[0] and not (tmp_path / "c.csv").exists()
+
+
+def test_reproduce_loads_results_and_writes_what_the_cli_writes(qtbot, view, tmp_path):
+    protocol(view, 10, 10)
+    with qtbot.waitSignal(view.reproduced, timeout=120_000) as blocker:
+        assert view.reproduce(tmp_path / "run", iterations=5)
+    runs = blocker.args[0]
+    assert [run.learner for run in runs] == ["maml", "pretrained", "multitask"]
+    assert all(run.checkpoint.is_file() for run in runs)
+    assert [r.learner for r in view.results] == ["maml", "pretrained", "multitask"]
+    assert view.results[0].curves[5].mean == runs[0].result.curves[5].mean
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"table.md", "results.json", "figure.png", "figure.svg"} <= names
+    log = view.log_view.toPlainText()
+    assert "training maml for 5 iterations" in log and "figure:" in log
+
+
+def test_cancelled_reproduction_writes_no_table_or_figure(qtbot, view, tmp_path):
+    with qtbot.waitSignal(view.runner.log, timeout=30_000):
+        assert view.reproduce(tmp_path, iterations=1_000_000)
+    with qtbot.waitSignal(view.runner.cancelled, timeout=30_000):
+        view.cancel()
+    assert not view.runner.running and view.results == []
+    assert not {"table.md", "results.json", "figure.png", "figure.svg"} & {p.name for p in tmp_path.iterdir()}

@@ -1,0 +1,71 @@
+"""The evaluation figure: items, band clipping, and the CLI path with no QApplication."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from metaviz.evaluation import Curve, EvaluationResult
+from metaviz.ui.figures import EvaluationFigure, band
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fake_result(name: str, shots=(5, 20), steps=10) -> EvaluationResult:
+    mean = list(np.geomspace(3.0, 1e-4, steps + 1))
+    curves = {k: Curve(k, mean, [m * 2 for m in mean], mean, [0] * (steps + 1), 40) for k in shots}
+    return EvaluationResult(name, 100, steps, 40, 100, 1, None, {}, curves)
+
+
+def test_band_is_positive_for_a_log_axis_and_gaps_at_non_finite():
+    lower, upper = band(np.array([1.0, 0.5, np.inf]), np.array([0.2, 1.0, 1.0]), floor=0.01)
+    assert lower[0] == 0.8 and upper[0] == 1.2
+    assert lower[1] == 0.01 and upper[1] == 1.5  # mean - ci < 0 is clipped to the floor
+    assert np.isnan(lower[2]) and np.isnan(upper[2])
+
+
+def test_figure_has_a_panel_per_k_curves_bands_and_published_markers(qtbot):
+    figure = EvaluationFigure()
+    qtbot.addWidget(figure)
+    figure.set_results([fake_result("one"), fake_result("two", shots=(5,))])
+    assert sorted(figure.panels) == [5, 20]
+    assert set(figure.curves) == {("one", 5), ("one", 20), ("two", 5)}
+    panel = figure.panels[5]
+    assert panel.ctrl.logYCheck.isChecked()  # log y axis
+    items = panel.listDataItems()
+    markers = [i for i in items if i.opts["pen"] is None]
+    points = {(float(x), float(y)) for i in markers for x, y in zip(i.xData, i.yData)}
+    assert (1.0, 0.67) in points and (10.0, 0.35) in points and (1.0, 2.41) in points
+    assert not {(x, y) for x, y in points if y in (0.67, 0.35, 2.41)} & {
+        (float(x), float(y)) for i in figure.panels[20].listDataItems() if i.opts["pen"] is None
+        for x, y in zip(i.xData, i.yData)}, "K=5 figures must not appear in the K=20 panel"
+    # Band edges: lower clipped above 0 (the smallest mean, 1e-4, has ci 2e-4).
+    edges = [i for i in items if i not in markers and i is not figure.curves[("one", 5)]]
+    assert min(np.nanmin(i.yData) for i in edges) > 0
+    # y range covers 1e-4 (our best) and 4.25 (predict zero), in log10 units.
+    low, high = panel.vb.viewRange()[1]
+    assert low <= np.log10(1e-4 / 10) and high >= np.log10(4.25 * 1.0)
+
+
+def test_cli_reproduce_writes_the_figure_without_a_window(tmp_path):
+    out = tmp_path / "repro"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("DISPLAY", None)
+    done = subprocess.run([sys.executable, "main.py", "reproduce", "--out", str(out), "--iterations", "10",
+                           "--tasks", "10"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"figure: {out / 'figure.png'}, {out / 'figure.svg'}" in done.stdout
+    image = QImage(str(out / "figure.png"))
+    assert not image.isNull() and image.width() == 1500 and 300 < image.height() < 1000
+    root = ET.parse(out / "figure.svg").getroot()
+    assert root.tag.endswith("svg")
+    strokes = [g.get("stroke") for g in root.iter() if g.get("stroke-width") == "2.5" and g.get("stroke-opacity") == "1"
+               and any(child.tag.endswith("path") for child in g)]
+    assert sorted(set(strokes)) == ["#0072b2", "#009e73", "#d55e00"]  # three learners
+    assert len(strokes) == 9  # x three K panels
