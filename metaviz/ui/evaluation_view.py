@@ -14,28 +14,37 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..config import TaskConfig, default_config
-from ..evaluation import _number as format_number  # the CLI's number format, so both read alike
-from ..evaluation import EVAL_SEED, EvaluationResult, format_markdown
+from ..evaluation import EVAL_SEED, EvaluationResult
 from ..learners.base import Learner
-from ..published import PUBLISHED
 from .evaluation_worker import EvaluationRunner
-from .figures import EvaluationFigure, ExportError, protocol_text
+from .figures import CSV_COLUMNS, EvaluationFigure, ExportError, curve_rows, markdown_report, table_rows
 
 SHOTS = (5, 10, 20)
-TABLE_STEPS = (0, 1, 5, 10)
 RANGES = (("amp", "amplitude"), ("phase", "phase"), ("x", "x"))
-CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
-
-
-def shown_steps(steps: int) -> list[int]:
-    """The table's step columns for a protocol of ``steps`` steps (always the last one)."""
-    return sorted({s for s in TABLE_STEPS if s <= steps} | {steps})
 
 
 def _check_target(path: Path) -> None:
@@ -267,9 +276,7 @@ class EvaluationView(QWidget):
         else:
             self.set_results([run.result for run in output])
             try:  # the same figure the CLI writes beside table.md and results.json
-                written = [self.figure.export_png(out_dir / "figure.png", 1500),
-                           self.figure.export_svg(out_dir / "figure.svg")]
-                self._log("figure: " + ", ".join(map(str, written)))
+                self._log("figure: " + ", ".join(map(str, self.figure.save(out_dir / "figure"))))
             except ExportError as exc:
                 self.show_error(str(exc))
             self.reproduced.emit(output)
@@ -297,26 +304,13 @@ class EvaluationView(QWidget):
         self.results_changed.emit(self.results)
 
     def _fill_table(self) -> None:
-        steps = shown_steps(max((r.steps for r in self.results), default=10))
+        header, rows = table_rows(self.results)
         self.table.clear()
-        self.table.setColumnCount(2 + len(steps))
-        self.table.setHorizontalHeaderLabels(["method", "K"] + [f"step {s}" for s in steps])
-        rows = []
-        for result in self.results:
-            for k, curve in result.curves.items():
-                cells = [f"{format_number(curve.mean[s])} \u00b1 {format_number(curve.ci95[s])}"
-                         + (f" ({curve.diverged[s]} diverged)" if curve.diverged[s] else "")
-                         if s <= result.steps else "" for s in steps]
-                rows.append((result.learner, k, cells, protocol_text([result])))
-        for row in PUBLISHED:
-            for k in sorted({k for r in self.results for k in r.curves}):
-                values = [row.mse.get((k, s)) for s in steps]
-                if any(values):
-                    cells = ["" if v is None else f"{v[0]:g}" + (f" \u00b1 {v[1]:g}" if v[1] else "") for v in values]
-                    rows.append((f"{row.method} (published)", k, cells, row.source))
+        self.table.setColumnCount(len(header))
+        self.table.setHorizontalHeaderLabels(header)
         self.table.setRowCount(len(rows))
-        for r, (method, k, cells, tip) in enumerate(rows):
-            for c, text in enumerate([method, str(k), *cells]):
+        for r, (cells, tip) in enumerate(rows):
+            for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip)
                 self.table.setItem(r, c, item)
@@ -335,19 +329,12 @@ class EvaluationView(QWidget):
             with open(p, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(CSV_COLUMNS)
-                for r in self.results:
-                    for k, c in r.curves.items():
-                        writer.writerows([r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
-                                         for s in range(r.steps + 1))
+                writer.writerows(curve_rows(self.results))
         return self._export(path, write)
 
     def export_markdown(self, path) -> bool:
         """The protocol, then our rows and the published ones (:func:`format_markdown`)."""
-        steps = max(r.steps for r in self.results) if self.results else 0
-        shots = sorted({k for r in self.results for k in r.curves})
-        columns = [(k, s) for k in shots for s in sorted({min(1, steps), steps})]
-        text = f"{protocol_text(self.results)}\n\n{format_markdown(self.results, columns)}\n" if self.results else ""
-        return self._export(path, lambda p: p.write_text(text, encoding="utf-8"))
+        return self._export(path, lambda p: p.write_text(markdown_report(self.results), encoding="utf-8"))
 
     def _export(self, path, write) -> bool:
         path = Path(path)

@@ -1,4 +1,4 @@
-"""The MAML paper's figure on your own models: query MSE against adaptation steps.
+"""The MAML paper's figure on your own models, and the rows of its table and exports.
 
 One panel per K (5, 10, 20): x = gradient steps 0..steps, y = query MSE on a log
 axis, one curve per evaluated learner with its 95% band, and the published figures
@@ -18,12 +18,15 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
-from ..evaluation import EvaluationResult
+from ..evaluation import EvaluationResult, format_markdown
+from ..evaluation import _number as format_number  # the CLI's number format, so both read alike
 from ..published import PUBLISHED
 from . import export as _export  # importing it patches SVGExporter (pyqtgraph issue #3495)
 
 ExportError = _export.ExportError
 _DEFAULT_WIDTH = 1500  # pixels of the written PNG: three legible panels side by side
+TABLE_STEPS = (0, 1, 5, 10)
+CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
 
 
 def _ensure_app():
@@ -97,7 +100,7 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         shots = sorted({k for r in self.results for k in r.curves})
         columns = max(len(shots), 1)
         self.title = self.addLabel(
-            protocol_text(self.results) + "; shaded: 95% CI; grey markers: published" if self.results
+            protocol_text(self.results) + "<br>shaded: 95% CI; grey markers: published figures" if self.results
             else "No results", row=0, col=0, colspan=columns, color=TEXT_COLOUR, size="11pt")
         means = [v for r in self.results for c in r.curves.values() for v in c.mean if math.isfinite(v) and v > 0]
         # The band's lower edge may reach 0 or below: clip it a decade under the smallest mean.
@@ -108,7 +111,7 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
             # One fixed y range for every panel, so the K's compare at a glance (log10 units).
             self.panels[k].setYRange(*y_range(self.results, floor), padding=0.04)
         if entries:
-            legend = pg.LegendItem(labelTextSize="10pt", labelTextColor=TEXT_COLOUR, colCount=4,
+            legend = pg.LegendItem(labelTextSize="10pt", labelTextColor=TEXT_COLOUR, colCount=2,
                                    pen=pg.mkPen("#999"), brush=pg.mkBrush(255, 255, 255))
             for label, item in entries.items():
                 legend.addItem(item, label)
@@ -118,9 +121,8 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         """The K-shot panel; adds its items to ``entries`` under labels not seen yet."""
         panel = self.addPlot(row=1, col=col)
         steps = max(r.steps for r in self.results if k in r.curves)
-        tasks = sorted({r.curves[k].num_tasks for r in self.results if k in r.curves})
-        panel.setTitle(f"K = {k} shots ({'/'.join(map(str, tasks))} tasks, mean ± 95% CI)",
-                       size="11pt", color=TEXT_COLOUR)
+        # Short, so three panels fit a window; the protocol is in the title row above.
+        panel.setTitle(f"K = {k} shots", size="11pt", color=TEXT_COLOUR)
         panel.setLogMode(x=False, y=True)
         for side, label in (("bottom", "gradient steps"), ("left", "query MSE (log scale)")):
             axis = panel.getAxis(side)
@@ -160,6 +162,11 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
                 entries.setdefault(f"{row.method} (published)", item)
         return panel
 
+    def save(self, stem: Path, width: int = _DEFAULT_WIDTH) -> list[Path]:
+        """Write ``stem.png`` (``width`` pixels wide) and ``stem.svg``; return both paths."""
+        stem = Path(stem)
+        return [self.export_png(stem.with_suffix(".png"), width), self.export_svg(stem.with_suffix(".svg"))]
+
     def export_png(self, path: str | os.PathLike, width: int = _DEFAULT_WIDTH) -> Path:
         """Write the whole figure as a PNG ``width`` pixels wide (height keeps the aspect)."""
         exporter = pg.exporters.ImageExporter(self.ci)
@@ -186,13 +193,52 @@ def save_evaluation_figure(results: Sequence[EvaluationResult], stem: Path,
     Works without a window: creates a QApplication (offscreen if there is no display).
     """
     _ensure_app()
-    stem = Path(stem)
     figure = EvaluationFigure()
     # Laid out at the size it is written at, so fonts and markers keep their proportions.
     figure.resize(width, width // 3 + 40)
     figure.ci.setGeometry(0, 0, width, width // 3 + 40)
     figure.set_results(results)
     try:
-        return [figure.export_png(stem.with_suffix(".png"), width), figure.export_svg(stem.with_suffix(".svg"))]
+        return figure.save(stem, width)
     finally:
         figure.deleteLater()
+
+
+def shown_steps(steps: int) -> list[int]:
+    """The table's step columns for a protocol of ``steps`` steps (always the last one)."""
+    return sorted({s for s in TABLE_STEPS if s <= steps} | {steps})
+
+
+def table_rows(results: Sequence[EvaluationResult]) -> tuple[list[str], list[tuple[list[str], str]]]:
+    """Header and rows (cells, tooltip) of the view's table: one row per learner x K
+    (mean ± CI at :func:`shown_steps`, divergences noted), then the published figures
+    for the K's shown."""
+    steps = shown_steps(max((r.steps for r in results), default=10))
+    header = ["method", "K"] + [f"step {s}" for s in steps]
+    rows = []
+    for result in results:
+        for k, curve in result.curves.items():
+            cells = [f"{format_number(curve.mean[s])} ± {format_number(curve.ci95[s])}"
+                     + (f" ({curve.diverged[s]} diverged)" if curve.diverged[s] else "")
+                     if s <= result.steps else "" for s in steps]
+            rows.append(([result.learner, str(k), *cells], protocol_text([result])))
+    for row in PUBLISHED:
+        for k in sorted({k for r in results for k in r.curves}):
+            values = [row.mse.get((k, s)) for s in steps]
+            if any(values):
+                cells = ["" if v is None else f"{v[0]:g}" + (f" ± {v[1]:g}" if v[1] else "") for v in values]
+                rows.append(([f"{row.method} (published)", str(k), *cells], row.source))
+    return header, rows
+
+
+def curve_rows(results: Sequence[EvaluationResult]) -> list[list]:
+    """One row per (learner, K, step) in the order of :data:`CSV_COLUMNS`."""
+    return [[r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
+            for r in results for k, c in r.curves.items() for s in range(r.steps + 1)]
+
+
+def markdown_report(results: Sequence[EvaluationResult]) -> str:
+    """The protocol line, then :func:`format_markdown` at step 1 and the last step of each K."""
+    steps = max(r.steps for r in results)
+    columns = [(k, s) for k in sorted({k for r in results for k in r.curves}) for s in sorted({min(1, steps), steps})]
+    return f"{protocol_text(results)}\n\n{format_markdown(results, columns)}\n"

@@ -17,7 +17,8 @@ from metaviz.config import default_config
 from metaviz.evaluation import evaluate
 from metaviz.learners.base import make_learner
 from metaviz.training import TrainControl, Trainer
-from metaviz.ui.evaluation_view import CSV_COLUMNS, EvaluationView
+from metaviz.ui.evaluation_view import EvaluationView
+from metaviz.ui.figures import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,6 +135,28 @@ def test_invalid_ranges_give_a_clear_message(qtbot, view):
         assert not view.run()
     assert "x range is empty or reversed" in blocker.args[0] and view.boxes == [blocker.args[0]]
     assert not view.runner.running
+
+
+def test_table_has_our_rows_then_the_published_ones(view, results):
+    view.set_results(results)
+    cells = [[view.table.item(r, c).text() for c in range(view.table.columnCount())]
+             for r in range(view.table.rowCount())]
+    header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert header == ["method", "K", "step 0", "step 1", "step 4"]  # steps 0, 1, 5, 10 capped at the last (4)
+    assert [row[:2] for row in cells[:4]] == [["maml-a", "5"], ["maml-a", "10"], ["multi-b", "5"], ["multi-b", "10"]]
+    assert cells[0][4].startswith(f"{results[0].curves[5].mean[4]:.4f} \u00b1")
+    assert ["MAML (published)", "5", "", "0.67", ""] in cells
+    assert ["MAML (published)", "10", "", "0.435 \u00b1 0.039", ""] in cells
+    assert not any(row[0] == "pretrained, fine-tuned (published)" and row[1] == "10" for row in cells)
+
+
+def test_closing_while_running_joins_the_thread(qtbot, view):
+    view.set_learners({"maml": trained()})
+    protocol(view, 4000, 10)
+    with qtbot.waitSignal(view.runner.progress, timeout=60_000):
+        assert view.run()
+    view.close()  # the fixture asserts the thread is joined; nothing is shown afterwards
+    assert not view.runner.running and view.results == [] and view.run_button.isEnabled()
 
 
 def test_exports(view, results, tmp_path):
