@@ -213,6 +213,8 @@ class EvaluationView(QWidget):
         """Start evaluating the checked learners; False (with a message) if settings are invalid."""
         names = self.checked_learners()
         shots = [k for k, box in self.shot_boxes.items() if box.isChecked()]
+        if self.runner.running:
+            return self.show_error("An evaluation is already running: wait for it or cancel it.")
         if not names or not shots:
             return self.show_error("Choose at least one learner and one K to evaluate.")
         try:
@@ -228,6 +230,8 @@ class EvaluationView(QWidget):
     def reproduce(self, out_dir: Path, iterations: int | None = None) -> bool:
         """Train, evaluate and save the paper's learners into ``out_dir`` (as ``python main.py
         reproduce``), with this view's tasks, seed and ranges; the results load here when done."""
+        if self.runner.running:
+            return self.show_error("An evaluation is already running: wait for it or cancel it.")
         try:
             task = self.probe(default_config().task)
         except ValueError as exc:

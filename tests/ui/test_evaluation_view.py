@@ -105,6 +105,7 @@ def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
     protocol(view, 4000, 10)  # long enough to be cancelled after its first K
     with qtbot.waitSignal(view.runner.progress, timeout=60_000):
         assert view.run()
+    assert not view.run() and "already running" in view.boxes[-1]  # one run at a time
     with qtbot.waitSignal(view.runner.cancelled, timeout=60_000):
         view.cancel()
     assert not view.runner.running
@@ -125,6 +126,11 @@ def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
     assert probe.curves[5].mean[0] > 4 * plain.curves[5].mean[0]  # amplitudes twice as large on average
     view.reset_ranges()
     assert view.range_boxes["amp_max"].value() == 5.0
+    view.use_lr.setChecked(True)  # a test-time rate of one's own: same start, other first step
+    view.lr.setValue(0.05)
+    [fast] = run(qtbot, view)
+    assert fast.lr == 0.05 and fast.task == plain.task
+    assert fast.curves[5].mean[0] == plain.curves[5].mean[0] and fast.curves[5].mean[1] != plain.curves[5].mean[1]
 
 
 def test_invalid_ranges_give_a_clear_message(qtbot, view):
