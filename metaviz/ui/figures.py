@@ -195,8 +195,9 @@ def save_evaluation_figure(results: Sequence[EvaluationResult], stem: Path,
     _ensure_app()
     figure = EvaluationFigure()
     # Laid out at the size it is written at, so fonts and markers keep their proportions.
-    figure.resize(width, width // 3 + 40)
-    figure.ci.setGeometry(0, 0, width, width // 3 + 40)
+    height = width * 9 // 20  # room for the panels above the legend rows
+    figure.resize(width, height)
+    figure.ci.setGeometry(0, 0, width, height)  # a hidden widget gets no resize event to lay it out
     figure.set_results(results)
     try:
         return figure.save(stem, width)
