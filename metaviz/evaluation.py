@@ -151,7 +151,7 @@ def evaluate(
     )
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
     """Four decimals, or three significant digits for values too small for that."""
     return f"{value:.4f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
 
@@ -168,7 +168,7 @@ def format_table(result: EvaluationResult, shown_steps: Sequence[int] = (0, 1, 5
     for k, curve in result.curves.items():
         cells = []
         for s in shown:
-            cells.append(f"{_number(curve.mean[s]):>9} \u00b1 {_number(curve.ci95[s]):<8}")
+            cells.append(f"{format_number(curve.mean[s]):>9} \u00b1 {format_number(curve.ci95[s]):<8}")
             if curve.diverged[s]:
                 notes.append(
                     f"K={k}, step {s}: {curve.diverged[s]} of {curve.num_tasks} tasks diverged "
@@ -198,7 +198,7 @@ def format_markdown(
             if curve is None or s > result.steps:
                 cells.append("-")
                 continue
-            cell = f"{_number(curve.mean[s])} \u00b1 {_number(curve.ci95[s])}"
+            cell = f"{format_number(curve.mean[s])} \u00b1 {format_number(curve.ci95[s])}"
             if curve.diverged[s]:
                 cell += f" ({curve.diverged[s]} diverged)"
             cells.append(cell)

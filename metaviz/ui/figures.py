@@ -19,7 +19,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
 from ..evaluation import EvaluationResult, format_markdown
-from ..evaluation import _number as format_number  # the CLI's number format, so both read alike
+from ..evaluation import format_number  # the CLI's number format, so both read alike
 from ..published import PUBLISHED
 from . import export as _export  # importing it patches SVGExporter (pyqtgraph issue #3495)
 
