@@ -1,0 +1,97 @@
+"""The compare view follows the task, the support points and the step count."""
+
+import numpy as np
+import pytest
+import torch
+
+from metaviz.config import default_config
+from metaviz.learners.base import make_learner
+from metaviz.tasks import SinusoidFamily, make_generator
+from metaviz.training import Trainer
+from metaviz.ui.compare_view import CompareView
+from metaviz.ui.library import LearnerLibrary
+from metaviz.ui.task_browser import TaskHistory
+
+
+def _learner(kind, iterations=30):
+    learner = make_learner(default_config(kind, meta_batch=10, pool_size=20))
+    generator = make_generator(0)
+    for _ in range(iterations):
+        learner.meta_train_step(learner.sample_batch(generator))
+    return learner
+
+
+@pytest.fixture
+def view(qtbot):
+    widget = CompareView()
+    qtbot.addWidget(widget)
+    widget.resize(900, 600)
+    widget.set_learners({"MAML": _learner("maml"), "multi-task": _learner("multitask")})
+    history = TaskHistory(SinusoidFamily(), 0)
+    widget.set_task(history.new_random(5))
+    widget.history = history
+    widget.redraw()
+    return widget
+
+
+def _drawn(pane):
+    return pane.post.getData()[1]
+
+
+def test_one_pane_per_learner_with_its_own_adapted_fit(view):
+    assert list(view._panes) == ["MAML", "multi-task"]
+    maml, multitask = view._panes.values()
+    # The panes draw exactly what each learner's adapt_trajectory says, not one shared curve.
+    expected = view.learners["MAML"].adapt_trajectory(
+        torch.as_tensor(view.sample.x_support, dtype=torch.float32).view(1, -1, 1),
+        torch.as_tensor(view.sample.y_support, dtype=torch.float32).view(1, -1, 1),
+        torch.as_tensor(view.views["MAML"].x, dtype=torch.float32).view(1, -1, 1), 1)
+    np.testing.assert_allclose(_drawn(maml), expected[-1].flatten().numpy(), atol=1e-6)
+    assert not np.allclose(_drawn(maml), _drawn(multitask))
+    # Linked axes: the second pane follows the first.
+    assert multitask.item.getViewBox().linkedView(0) is maml.item.getViewBox()
+
+
+def test_panes_follow_task_changes_clicks_and_steps(qtbot, view):
+    before = {name: _drawn(pane).copy() for name, pane in view._panes.items()}
+    view.set_task(view.sample.with_point(1.0, 2.0))  # a click on the main plot adds a point
+    qtbot.waitUntil(lambda: not view._redraw.isActive())
+    for name, pane in view._panes.items():
+        assert not np.allclose(_drawn(pane), before[name])
+        assert len(pane.support.getData()[0]) == 6
+    view.set_task(view.history.new_random(5))
+    view.set_steps(5)
+    qtbot.waitUntil(lambda: not view._redraw.isActive())
+    assert all(v.trajectory.shape[0] == 6 for v in view.views.values())
+
+
+def test_overlay_puts_every_learner_in_one_plot(qtbot, view):
+    view.overlay.setChecked(True)
+    assert view._panes == {} and set(view._overlay_curves) == {"MAML", "multi-task"}
+    post = view._overlay_curves["multi-task"][1].getData()[1]
+    np.testing.assert_allclose(post, view.views["multi-task"].post)
+    assert "multi-task: MSE pre" in view._overlay_text.toPlainText()
+
+
+def test_no_learners_shows_a_hint_instead_of_empty_axes(qtbot):
+    widget = CompareView()
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.empty.isVisible() and not widget.canvas.isVisible()
+
+
+def test_library_names_are_unique_and_renames_are_checked():
+    library = LearnerLibrary()
+    trainer = Trainer(make_learner(default_config("maml")))
+    first = library.add(trainer)
+    second = library.add(Trainer(make_learner(default_config("maml"))))
+    assert (first.name, second.name) == ("MAML", "MAML 2")
+    with pytest.raises(ValueError, match="already called"):
+        library.rename("MAML 2", "MAML")
+    with pytest.raises(ValueError, match="empty"):
+        library.rename("MAML 2", "   ")
+    library.rename("MAML 2", "mine")
+    assert library.latest_of_kind("maml").name == "mine"
+    assert library.trained() == []
+    library.drop("MAML")
+    assert [e.name for e in library.entries] == ["mine"]
