@@ -77,9 +77,11 @@ class FileActions:
         return lambda path: self.export_svg(plot(), path)
 
     def export_png(self, plot, path: Path, width: int | None = None) -> bool:
+        self.window.draw_now()  # the frame timer may not have drawn the newest data yet
         return self._guard("Export failed", lambda: export_png(plot, path, width or plot.width()))
 
     def export_svg(self, plot, path: Path) -> bool:
+        self.window.draw_now()
         return self._guard("Export failed", lambda: export_svg(plot, path))
 
     def export_curves(self, path: Path) -> bool:

@@ -102,7 +102,7 @@ def screenshot(path: Path, iterations: int) -> int:
         loop.exec()
         QTimer.singleShot(200, loop.quit)  # let the last frame paint
         loop.exec()
-        window.repaint_if_dirty()
+        window.draw_now()
         ok = window.grab().save(str(path), "PNG")
         window.close()
     if not ok:

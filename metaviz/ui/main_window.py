@@ -7,6 +7,8 @@ published parameters and repaints on a timer when something changed.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -32,7 +34,11 @@ def window_defaults() -> TrainConfig:
     return default_config("maml", eval_every=100)
 
 
-FRAME_MS = 25  # repaint timer (40 fps at most); edits are drawn within 50 ms
+FRAME_MS = 25  # repaint timer: a user's edit is drawn within 50 ms
+# Progress from the worker is drawn at most this often: every frame costs the GUI
+# thread Python time, and Python time is shared with the worker through the GIL.
+TRAINING_FRAME_S = 0.2
+CURVES_FRAME_S = 1.0  # the training curves grow slowly: redraw them less often still
 STATES = ("idle", "training", "paused", "diverged", "done")
 
 
@@ -51,7 +57,9 @@ class MainWindow(QMainWindow):
         self.last_message = ""
         self._session = 0
         self._params = None  # latest published parameters, drawn on the next tick
-        self._dirty = True
+        self._dirty = True  # a user edit: draw on the next tick
+        self._progress = False  # new training progress: draw when TRAINING_FRAME_S has passed
+        self._last_draw = self._last_curves = 0.0
         self.rate = RateMeter()
         self.controller = TrainingController(self)
         self.controls = ControlPanel(self.config)
@@ -188,7 +196,7 @@ class MainWindow(QMainWindow):
         self.snapshot = progress.snapshot
         self._params = progress.snapshot.params
         self.rate.update(progress.snapshot.iteration)
-        self.mark_dirty()
+        self._progress = True
 
     def _on_ended(self, state: str, message: str) -> None:
         if state == "diverged":
@@ -294,12 +302,21 @@ class MainWindow(QMainWindow):
     def mark_dirty(self) -> None:
         self._dirty = True
 
+    def draw_now(self) -> None:
+        """Draw the latest state at once (before an export or a screenshot)."""
+        self.mark_dirty()
+        self.repaint_if_dirty()
+
     def repaint_if_dirty(self) -> None:
         """Timer tick: draw the latest state once, however many updates arrived."""
-        self.training_plot.refresh()
-        if not self._dirty:
+        now = time.monotonic()
+        if not (self._dirty or self._progress and now - self._last_draw >= TRAINING_FRAME_S):
             return
-        self._dirty = False
+        if self._dirty or now - self._last_curves >= CURVES_FRAME_S or self.state != "training":
+            self.training_plot.refresh()
+            self._last_curves = now
+        self._dirty = self._progress = False
+        self._last_draw = now
         self.view = self.compute_view()
         self.task_plot.draw(self.view, self.history.current, self.task_panel.show_query.isChecked(),
                             self.task_panel.show_steps.isChecked())

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
 from .adaptation import AdaptationView
 from .task_browser import TaskSample
@@ -19,6 +20,13 @@ MAX_RAMP_STEPS = 20
 TRUTH_PEN = pg.mkPen("#222222", width=2.5)
 PRE_PEN = pg.mkPen("#1f77b4", width=2, style=Qt.PenStyle.DashLine)
 POST_PEN = pg.mkPen("#d62728", width=2.5)
+
+
+def _cache_static_parts(item: pg.PlotItem, legend) -> None:
+    """Axes and legends change rarely: paint them from a pixmap cache. Repainting them
+    for every new frame would cost the GUI thread (and, through the GIL, the worker)."""
+    for part in [item.getAxis(name) for name in ("left", "bottom")] + [legend]:
+        part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def _ramp_colour(step: int, steps: int) -> tuple[int, int, int, int]:
@@ -59,6 +67,7 @@ class TaskPlot(pg.PlotWidget):
         self.mse_text = pg.TextItem(color="#222222", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 200))
         self.mse_text.setZValue(10)
         item.addItem(self.mse_text, ignoreBounds=True)
+        _cache_static_parts(item, self.legend)
         self.scene().sigMouseClicked.connect(self._on_click)
         self._amplitude_max = 5.0
 
@@ -143,8 +152,9 @@ class TrainingPlot(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "meta-iteration")
         item.setLabel("left", "MSE")
-        item.addLegend(offset=(-10, 10), labelTextSize="10pt", labelTextColor="#222222",
-                       brush=pg.mkBrush(255, 255, 255, 210))
+        legend = item.addLegend(offset=(-10, 10), labelTextSize="10pt", labelTextColor="#222222",
+                                brush=pg.mkBrush(255, 255, 255, 210))
+        _cache_static_parts(item, legend)
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         self.loss = item.plot(pen=pg.mkPen("#7f7f7f", width=1), name="meta-training loss")

@@ -1,11 +1,12 @@
 """Work around a reference-count bug of PySide6 6.12 on Python < 3.12.
 
 Its bindings return ``None`` from void methods (``QTimer.stop``, ``QWidget.update``,
-``processEvents`` ...) without taking a reference, as if ``None`` were immortal
-(it is only since Python 3.12, PEP 683). Each call then drops one reference the
-interpreter owns; after a few thousand calls CPython aborts with "Fatal Python
-error: none_dealloc". We detect the leak and give ``None`` a reference count so
-large that no session can exhaust it, which is what 3.12 does by design.
+``processEvents`` ...) and ``True``/``False`` from ``Signal.emit`` without taking a
+reference, as if these were immortal (they are only since Python 3.12, PEP 683).
+Each call drops one reference the interpreter owns; after a few thousand calls
+CPython aborts ("Fatal Python error: none_dealloc" / "bool_dealloc"). We detect
+the leak and give these three objects reference counts so large that no session
+can exhaust them, which is what 3.12 does by design.
 """
 
 from __future__ import annotations
@@ -33,5 +34,6 @@ def protect_none() -> bool:
         return False
     if sys.getrefcount(None) > _EXTRA_REFERENCES // 2 or not none_references_leak():
         return False
-    ctypes.c_ssize_t.from_address(id(None)).value += _EXTRA_REFERENCES  # ob_refcnt is the first field
+    for immortal in (None, True, False):  # ob_refcnt is the first field of every object
+        ctypes.c_ssize_t.from_address(id(immortal)).value += _EXTRA_REFERENCES
     return True
