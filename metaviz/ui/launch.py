@@ -42,12 +42,15 @@ def library_present(name: str) -> bool:
     return True
 
 
-def display_problem(env: Mapping[str, str], probe: Callable[[str], bool] = library_present,
-                    platform: str = sys.platform) -> str | None:
+def display_problem(env: Mapping[str, str], probe: Callable[[str], bool] | None = None,
+                    platform: str | None = None) -> str | None:
     """Why Qt would fail to open a window here, with the fix; None if it should work.
 
-    ``env`` is the process environment, ``probe(name)`` says whether ``lib<name>`` loads.
+    ``env`` is the process environment, ``probe(name)`` says whether ``lib<name>`` loads
+    (default :func:`library_present`), ``platform`` defaults to ``sys.platform``.
     """
+    probe = probe or library_present
+    platform = platform or sys.platform
     if env.get("QT_QPA_PLATFORM"):
         return None  # the user chose a platform plugin (offscreen, wayland, ...): trust it
     if not platform.startswith("linux"):

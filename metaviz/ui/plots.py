@@ -27,6 +27,8 @@ def _cache_static_parts(item: pg.PlotItem, legend) -> None:
     for every new frame would cost the GUI thread (and, through the GIL, the worker)."""
     for part in [item.getAxis(name) for name in ("left", "bottom")] + [legend]:
         part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    for name in ("left", "bottom"):
+        item.getAxis(name).setTextPen("#333333")  # the default grey is hard to read on white
 
 
 def _ramp_colour(step: int, steps: int) -> tuple[int, int, int, int]:

@@ -50,3 +50,14 @@ def test_qt_calls_no_longer_threaten_none_and_bools(qapp):
     for _ in range(20_000):  # more than the few thousand references an unprotected 3.11 has
         emitter.fired.emit()
     assert not leaky or min(sys.getrefcount(o) for o in (None, True, False)) > 1 << 40
+
+
+def test_launch_prints_the_fix_instead_of_aborting(monkeypatch, capsys):
+    from metaviz.ui import launch as launch_module
+
+    monkeypatch.setattr(launch_module.os, "environ", {"DISPLAY": ":0"})
+    monkeypatch.setattr(launch_module, "library_present", lambda name: name != "xcb-cursor")
+    monkeypatch.setattr(launch_module.sys, "platform", "linux")
+    assert launch_module.launch() == 1
+    err = capsys.readouterr().err
+    assert "libxcb-cursor0" in err and INSTALL_LINE in err
