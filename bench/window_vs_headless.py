@@ -24,7 +24,7 @@ def headless(config) -> float:
     import torch
 
     from metaviz.learners.base import make_learner
-    from metaviz.training import Trainer, TrainControl
+    from metaviz.training import TrainControl, Trainer
 
     torch.set_num_threads(1)
     trainer = Trainer(make_learner(config))

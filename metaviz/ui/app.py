@@ -21,8 +21,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def make_window(preferences: Preferences | None = None, config=None):
     """The main window. torch is imported here, after the QApplication exists."""
-    import torch
     import pyqtgraph as pg
+    import torch
 
     # The worker trains on one core; the GUI thread's redraws get the other.
     torch.set_num_threads(1)

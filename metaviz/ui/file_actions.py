@@ -24,8 +24,10 @@ class FileActions:
         self.window = window
         menu = window.menuBar().addMenu("&File")
         entries = (
-            ("Export task plot as PNG\u2026", "task plot.png", "PNG image (*.png)", self._png(lambda: window.task_plot)),
-            ("Export task plot as SVG\u2026", "task plot.svg", "SVG image (*.svg)", self._svg(lambda: window.task_plot)),
+            ("Export task plot as PNG\u2026", "task plot.png", "PNG image (*.png)",
+             self._png(lambda: window.task_plot)),
+            ("Export task plot as SVG\u2026", "task plot.svg", "SVG image (*.svg)",
+             self._svg(lambda: window.task_plot)),
             ("Export training plot as PNG\u2026", "training plot.png", "PNG image (*.png)",
              self._png(lambda: window.training_plot)),
             ("Export training plot as SVG\u2026", "training plot.svg", "SVG image (*.svg)",

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -89,9 +90,7 @@ def screenshot(path: Path, iterations: int) -> int:
     from .app import make_app, make_window
     from .settings import Preferences
 
-    app = make_app()
-    import tempfile
-
+    _app = make_app()  # keeps the QApplication alive until we return
     with tempfile.TemporaryDirectory() as folder:  # never the user's preferences
         window = make_window(Preferences(Path(folder) / "prefs.ini"))
         window.controls.budget.setValue(iterations)

@@ -1,4 +1,4 @@
-"""The explorer window: layout, training state and task interaction.
+"""The explorer window: training state, task interaction and painting.
 
 Only this (GUI) thread touches widgets and ``self.view_learner``; the worker thread
 owns ``self.trainer`` while training runs. The window keeps only the latest
@@ -11,9 +11,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QGroupBox, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from ..config import TrainConfig, default_config
 from ..learners.base import make_learner
@@ -27,7 +25,9 @@ from .settings import Preferences
 from .status import RateMeter, StatusLine
 from .task_browser import TaskHistory
 from .task_panel import TaskPanel
+from .window_layout import build_layout
 from .worker import Progress, TrainingController
+
 
 def window_defaults() -> TrainConfig:
     """MAML with the paper's settings; scored on held-out tasks often enough to draw a curve."""
@@ -39,7 +39,6 @@ FRAME_MS = 25  # repaint timer: a user's edit is drawn within 50 ms
 # thread Python time, and Python time is shared with the worker through the GIL.
 TRAINING_FRAME_S = 0.2
 CURVES_FRAME_S = 1.0  # the training curves grow slowly: redraw them less often still
-STATES = ("idle", "training", "paused", "diverged", "done")
 
 
 class MainWindow(QMainWindow):
@@ -67,7 +66,7 @@ class MainWindow(QMainWindow):
         self.task_plot = TaskPlot()
         self.training_plot = TrainingPlot()
         self.status = StatusLine()
-        self._build_layout()
+        self.buttons = build_layout(self)
         self.files = FileActions(self)
         self._connect()
         self.history = TaskHistory(SinusoidFamily(self.config.task), self.config.seed)
@@ -83,42 +82,6 @@ class MainWindow(QMainWindow):
         self.timer.timeout.connect(self.repaint_if_dirty)
         self.timer.start()
         self.repaint_if_dirty()
-
-    # --- layout ------------------------------------------------------------------
-    def _build_layout(self) -> None:
-        self.buttons = {}
-        row = QHBoxLayout()
-        for name, label, tip in (("start", "Start", "Start training (Space)"), ("pause", "Pause", "Pause (Space)"),
-                                 ("resume", "Resume", "Resume (Space)"), ("step", "Step", "One meta-iteration"),
-                                 ("stop", "Stop", "Stop; Start continues the same model"),
-                                 ("reset", "Reset", "A fresh model with the current settings")):
-            button = QPushButton(label)
-            button.setToolTip(tip)
-            self.buttons[name] = button
-            row.addWidget(button)
-        training = QGroupBox("Training")
-        box = QVBoxLayout(training)
-        box.addLayout(row)
-        box.addWidget(self.controls)
-        tasks = QGroupBox("Task")
-        QVBoxLayout(tasks).addWidget(self.task_panel)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.addWidget(training)
-        side_layout.addWidget(tasks)
-        side_layout.addStretch(1)
-        side.setMinimumWidth(420)
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(self.task_plot)
-        plots.addWidget(self.training_plot)
-        plots.setSizes([560, 300])
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(plots)
-        main.addWidget(side)
-        main.setStretchFactor(0, 1)
-        main.setSizes([960, 440])
-        self.setCentralWidget(main)
-        self.statusBar().addPermanentWidget(self.status, 1)
 
     def _connect(self) -> None:
         b = self.buttons

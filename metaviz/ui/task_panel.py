@@ -29,7 +29,8 @@ class TaskPanel(QWidget):
         self.new = QPushButton("New random task")
         self.resample = QPushButton("Resample points")
         self.clear = QPushButton("Clear points")
-        self.clear.setToolTip("Remove every support point; left click on the plot adds one, right click removes the nearest.")
+        self.clear.setToolTip("Remove every support point. On the plot, a left click adds one "
+                              "and a right click removes the nearest.")
         self.amplitude = LabeledSlider(task.amp_min, task.amp_max, task.amp_min, decimals=2,
                                        tooltip="Amplitude of a hand-made task.")
         self.phase = LabeledSlider(task.phase_min, task.phase_max, task.phase_min, decimals=2,

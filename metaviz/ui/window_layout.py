@@ -1,0 +1,50 @@
+"""Where the explorer's widgets sit: plots on the left, the hands on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+BUTTONS = (
+    ("start", "Start", "Start training (Space)"),
+    ("pause", "Pause", "Pause (Space)"),
+    ("resume", "Resume", "Resume (Space)"),
+    ("step", "Step", "Exactly one meta-iteration, then paused"),
+    ("stop", "Stop", "Stop; Start continues the same model"),
+    ("reset", "Reset", "A fresh model with the current settings"),
+)
+
+
+def build_layout(window) -> dict[str, QPushButton]:
+    """Place ``window``'s plots, panels and status line; returns the run buttons by name."""
+    buttons = {}
+    row = QHBoxLayout()
+    for name, label, tip in BUTTONS:
+        button = QPushButton(label)
+        button.setToolTip(tip)
+        buttons[name] = button
+        row.addWidget(button)
+    training = QGroupBox("Training")
+    box = QVBoxLayout(training)
+    box.addLayout(row)
+    box.addWidget(window.controls)
+    tasks = QGroupBox("Task")
+    QVBoxLayout(tasks).addWidget(window.task_panel)
+    side = QWidget()
+    side_layout = QVBoxLayout(side)
+    side_layout.addWidget(training)
+    side_layout.addWidget(tasks)
+    side_layout.addStretch(1)
+    side.setMinimumWidth(420)
+    plots = QSplitter(Qt.Orientation.Vertical)
+    plots.addWidget(window.task_plot)
+    plots.addWidget(window.training_plot)
+    plots.setSizes([560, 300])
+    main = QSplitter(Qt.Orientation.Horizontal)
+    main.addWidget(plots)
+    main.addWidget(side)
+    main.setStretchFactor(0, 1)
+    main.setSizes([960, 440])
+    window.setCentralWidget(main)
+    window.statusBar().addPermanentWidget(window.status, 1)
+    return buttons
