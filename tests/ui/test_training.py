@@ -96,3 +96,19 @@ def test_reset_discards_the_run(qtbot, window, wait_state):
     window.buttons["reset"].click()
     assert window.trainer is not old and window.trainer.learner.iteration == 0
     assert window.losses == [] and window.state == "idle"
+
+
+def test_meta_lr_applies_live_while_running(qtbot, open_window, tiny):
+    window = open_window(tiny(iterations=100_000))
+    window.start()
+    qtbot.waitUntil(lambda: window.snapshot is not None)
+    window.controls.meta_lr.spin.setValue(0.002)
+    changed_at = window.snapshot.iteration
+
+    def base_rate():
+        s = window.snapshot
+        return s.meta_lr / cosine_factor(s.iteration - 1, s.budget, window.config.final_lr_fraction)
+
+    qtbot.waitUntil(lambda: math.isclose(base_rate(), 0.002, rel_tol=1e-6))
+    assert window.snapshot.iteration > changed_at and window.state == "training"
+    window.stop()
