@@ -6,13 +6,11 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from .qt_compat import protect_none
 from .settings import APPLICATION, ORGANISATION, Preferences
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
     """The process's QApplication (created once)."""
-    protect_none()
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)

@@ -35,9 +35,6 @@ def _ensure_app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from .qt_compat import protect_none
-
-    protect_none()
     return QApplication.instance() or QApplication(["metaviz"])
 
 

@@ -6,10 +6,7 @@ import pytest
 
 from metaviz.config import default_config
 from metaviz.ui.app import make_window
-from metaviz.ui.qt_compat import protect_none
 from metaviz.ui.settings import Preferences
-
-protect_none()  # pytest-qt's own waits call void Qt methods too (see qt_compat)
 
 
 def tiny_config(**changes):
