@@ -18,8 +18,11 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
-from ..evaluation import EvaluationResult, format_markdown
-from ..evaluation import format_number  # the CLI's number format, so both read alike
+from ..evaluation import (
+    EvaluationResult,
+    format_markdown,
+    format_number,  # the CLI's number format, so both read alike
+)
 from ..published import PUBLISHED
 from . import export as _export  # importing it patches SVGExporter (pyqtgraph issue #3495)
 
