@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .config import TaskConfig
-from .learners.base import Learner
+from .learners.base import DIVERGENCE_FACTOR, Learner
 from .nets import per_task_mse
 from .tasks import SinusoidFamily, make_generator
 
 EVAL_SEED = 20_170_703  # the evaluation stream; training seeds are small integers
-DIVERGENCE_FACTOR = 100.0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .evaluation import summarise
-from .learners.base import Learner
+from .learners.base import DivergedError, Learner
 from .nets import per_task_mse
 from .tasks import TaskBatch, make_generator
 
@@ -170,8 +170,13 @@ class Trainer:
         scheduled = meta_lr * cosine_factor(learner.iteration, self.budget, learner.config.final_lr_fraction)
         learner.set_rates(inner_lr=inner_lr, meta_lr=scheduled)
         started = time.perf_counter()
-        metrics = learner.meta_train_step(learner.sample_batch(self.generator))
-        self.elapsed += time.perf_counter() - started
+        try:
+            metrics = learner.meta_train_step(learner.sample_batch(self.generator))
+        except DivergedError:
+            self._forget_after(learner.iteration)  # the learner may have stepped back
+            raise
+        finally:
+            self.elapsed += time.perf_counter() - started
         self.losses.append((learner.iteration, metrics["loss"]))
         validation = None
         every = learner.config.eval_every
@@ -187,6 +192,11 @@ class Trainer:
             validation=validation,
             params=learner.parameters_snapshot() if with_params or validation else None,
         )
+
+    def _forget_after(self, iteration: int) -> None:
+        """Drop history recorded past ``iteration`` (after the learner undid a step)."""
+        self.losses = [entry for entry in self.losses if entry[0] <= iteration]
+        self.validations = [v for v in self.validations if v.iteration <= iteration]
 
     def run(self, control: TrainControl, params_interval: float = 0.0) -> Iterator[Snapshot]:
         """Meta-steps until the budget is reached or ``control`` asks to stop.

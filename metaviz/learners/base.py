@@ -12,6 +12,7 @@ and trains with ``learner.meta_train_step(learner.sample_batch(generator))``.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -20,27 +21,43 @@ import torch
 from ..config import TrainConfig
 from ..tasks import SinusoidFamily, TaskBatch
 
+# A loss this many times above the loss of predicting zero (and above the loss before
+# adaptation, and the first loss of the run) is a blow-up, not slow learning. The same
+# rule counts diverged tasks in evaluation.
+DIVERGENCE_FACTOR = 100.0
+
 
 class DivergedError(RuntimeError):
-    """A meta-step produced a non-finite loss, gradient or parameter.
+    """A meta-step met a non-finite or blown-up loss, or a non-finite gradient or parameter.
 
-    The learner keeps its last finite parameters, so training can resume with a
-    smaller rate.
+    The learner is left at ``kept_iteration``: the last parameters whose loss was sane,
+    so training can resume after lowering a rate.
     """
 
-    def __init__(self, iteration: int, what: str, inner_lr: float, meta_lr: float) -> None:
+    def __init__(self, iteration: int, what: str, inner_lr: float, meta_lr: float, kept_iteration: int) -> None:
         self.iteration = iteration
         self.inner_lr = inner_lr
         self.meta_lr = meta_lr
+        self.kept_iteration = kept_iteration
         super().__init__(
-            f"training diverged at iteration {iteration}: {what} became non-finite "
-            f"(inner lr {inner_lr:g}, meta lr {meta_lr:g}); the last finite parameters "
-            f"are kept: lower a rate and resume"
+            f"training diverged at iteration {iteration}: {what} (inner lr {inner_lr:g}, meta lr {meta_lr:g}); "
+            f"kept the parameters of iteration {kept_iteration}, the last with a sane loss: "
+            f"lower a rate and resume"
         )
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
     return bool(torch.isfinite(torch.cat([t.reshape(-1) for t in tensors])).all())
+
+
+def _sane(loss: float, scale: float) -> bool:
+    return math.isfinite(loss) and loss <= DIVERGENCE_FACTOR * scale
+
+
+def _copy_into(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for target, source in zip(targets, sources):
+            target.copy_(source)
 
 
 class Learner(ABC):
@@ -57,6 +74,8 @@ class Learner(ABC):
         self.iteration = 0
         self.inner_lr = config.inner_lr
         self.meta_lr = config.meta_lr
+        self.first_loss: float | None = None  # the untrained model's (unadapted) loss: the scale of "sane"
+        self._before_last_step: tuple[list[torch.Tensor], int] | None = None
         self.tensors: dict[str, torch.Tensor] = self.init_tensors(torch.Generator().manual_seed(config.seed))
         # beta2 = 0.99: a shorter memory of squared gradients than Adam's default suits
         # the short cosine-decayed schedules used here (measured over 5 seeds, README).
@@ -108,26 +127,58 @@ class Learner(ABC):
                 group["lr"] = self.meta_lr
 
     def meta_train_step(self, batch: TaskBatch) -> dict[str, float]:
-        """One optimiser step. Raises :class:`DivergedError` and keeps the old
-        parameters if the loss, a gradient or a new parameter is non-finite."""
+        """One optimiser step; returns the metrics of :meth:`training_loss`.
+
+        Raises :class:`DivergedError` if the loss is non-finite or blown up (then the
+        parameters it was measured at came from an overshooting step, which is undone),
+        or if a gradient or an updated parameter is non-finite (then no step is taken).
+        """
         params = list(self.tensors.values())
         self.optimizer.zero_grad(set_to_none=True)
         loss, metrics = self.training_loss(batch)
-        if not torch.isfinite(loss):
-            raise DivergedError(self.iteration + 1, "the loss", self.inner_lr, self.meta_lr)
+        value = metrics["loss"]
+        # The loss before adaptation speaks for the parameters themselves; the loss after
+        # it also for the inner rate. Only parameters that are bad themselves are undone.
+        unadapted = metrics.get("pre_loss", value)
+        zero = torch.cat([batch.y_support, batch.y_query], dim=1).pow(2).mean().item()
+        # Until a first loss exists there is no scale for the parameters: only nan/inf count.
+        scale = math.inf if self.first_loss is None else max(zero, self.first_loss)
+        params_bad = not _sane(unadapted, scale)
+        adapted_scale = max(zero, unadapted, self.first_loss or 0.0) if "pre_loss" in metrics else scale
+        if params_bad or not _sane(value, adapted_scale):
+            if not math.isfinite(value):
+                what = "the loss became non-finite"
+            else:
+                what = (f"the loss reached {value:.3g}, over {DIVERGENCE_FACTOR:g}x the {adapted_scale:.3g} of "
+                        f"predicting zero, the untrained model or not adapting")
+            failed = self.iteration + 1
+            if params_bad:
+                self._undo_last_step()  # the previous step overshot into these parameters
+            raise DivergedError(failed, what, self.inner_lr, self.meta_lr, self.iteration)
         loss.backward()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         if not _all_finite(grads):
-            raise DivergedError(self.iteration + 1, "a gradient", self.inner_lr, self.meta_lr)
+            raise DivergedError(self.iteration + 1, "a gradient became non-finite", self.inner_lr, self.meta_lr,
+                                self.iteration)
         backup = [p.detach().clone() for p in params]
         self.optimizer.step()
         if not _all_finite([p.detach() for p in params]):
-            with torch.no_grad():
-                for p, old in zip(params, backup):
-                    p.copy_(old)
-            raise DivergedError(self.iteration + 1, "a parameter", self.inner_lr, self.meta_lr)
+            _copy_into(params, backup)
+            raise DivergedError(self.iteration + 1, "a parameter became non-finite", self.inner_lr, self.meta_lr,
+                                self.iteration)
+        self._before_last_step = (backup, self.iteration)
+        if self.first_loss is None:
+            self.first_loss = unadapted
         self.iteration += 1
         return metrics
+
+    def _undo_last_step(self) -> None:
+        """Back to the parameters before the previous optimiser step (once)."""
+        if self._before_last_step is not None:
+            backup, iteration = self._before_last_step
+            _copy_into(list(self.tensors.values()), backup)
+            self.iteration = iteration
+            self._before_last_step = None
 
     def parameters_snapshot(self) -> dict[str, torch.Tensor]:
         """Detached CPU copies of the trainable tensors (safe to hand to another thread)."""
@@ -139,6 +190,7 @@ class Learner(ABC):
             "tensors": self.parameters_snapshot(),
             "optimizer": self.optimizer.state_dict(),
             "iteration": self.iteration,
+            "first_loss": self.first_loss,
             "inner_lr": self.inner_lr,
             "meta_lr": self.meta_lr,
         }
@@ -166,6 +218,9 @@ class Learner(ABC):
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
                 raise ValueError(f"optimiser state does not match this learner ({exc})") from exc
         self.iteration = int(state.get("iteration", 0))
+        first_loss = state.get("first_loss")
+        self.first_loss = None if first_loss is None else float(first_loss)
+        self._before_last_step = None
         self.set_rates(state.get("inner_lr", self.inner_lr), state.get("meta_lr", self.meta_lr))
 
 

@@ -12,8 +12,9 @@ from ..nets import Params, forward, per_task_mse
 
 def sgd_steps(
     fast: Params, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, create_graph: bool
-) -> Iterator[Params]:
-    """Yield the per-task weights after 1, ..., ``steps`` SGD steps on MSE(x, y).
+) -> Iterator[tuple[Params, torch.Tensor]]:
+    """Yield (weights, loss) after each of ``steps`` SGD steps on MSE(x, y): the per-task
+    weights after the step and the summed loss [] measured just before it.
 
     fast: batched params (leading task dim T); x, y: [T, K, 1].
     The loss differentiated is the *sum* over tasks of each task's mean loss: tasks
@@ -26,7 +27,7 @@ def sgd_steps(
         loss = per_task_mse(forward(fast, x), y).sum()
         grads = torch.autograd.grad(loss, fast, create_graph=create_graph)
         fast = [w - lr * g for w, g in zip(fast, grads)]
-        yield fast
+        yield fast, loss
 
 
 def sgd_trajectory(
@@ -46,7 +47,7 @@ def sgd_trajectory(
             predictions = [forward(fast, x_query)]
         if shots == 0:  # no support points (a user cleared them): nothing moves the fit
             return predictions[0].unsqueeze(0).repeat(steps + 1, 1, 1, 1)
-        for adapted in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
+        for adapted, _ in sgd_steps(fast, x_support, y_support, lr, steps, create_graph=False):
             with torch.no_grad():
                 predictions.append(forward(adapted, x_query))
     return torch.stack(predictions)

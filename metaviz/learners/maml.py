@@ -19,10 +19,12 @@ class MAML(NetworkLearner):
     def training_loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean query loss after the inner loop, differentiable w.r.t. the meta-parameters."""
         start = expand_for_tasks(self.params, batch.num_tasks)
-        *_, fast = sgd_steps(start, batch.x_support, batch.y_support, self.inner_lr,
-                             self.config.inner_steps, create_graph=not self.config.first_order)
+        steps = list(sgd_steps(start, batch.x_support, batch.y_support, self.inner_lr,
+                               self.config.inner_steps, create_graph=not self.config.first_order))
+        fast, pre_support_loss = steps[-1][0], steps[0][1]
         loss = per_task_mse(forward(fast, batch.x_query), batch.y_query).mean()
-        return loss, {"loss": loss.item()}
+        # pre_loss: the support loss before adaptation, the scale a blown-up inner step is judged by.
+        return loss, {"loss": loss.item(), "pre_loss": pre_support_loss.item() / batch.num_tasks}
 
     def default_adapt_lr(self, shots: int) -> float:
         return self.inner_lr

@@ -163,6 +163,10 @@ class MainWindow(QMainWindow):
 
     def _on_ended(self, state: str, message: str) -> None:
         if state == "diverged":
+            # The learner may have stepped back to its last sane parameters: show those
+            # and its trimmed history (the thread is joined, so reading it is safe).
+            self._show_trainer_history()
+            self._params = self.trainer.learner.parameters_snapshot()
             self._set_state("diverged")
             self.notify("Training diverged", message)
         elif state == "failed":
@@ -236,13 +240,17 @@ class MainWindow(QMainWindow):
         self.view_learner = make_learner(config)
         self._params = self.trainer.learner.parameters_snapshot()  # no thread runs: safe to read
         self.snapshot = None
+        self._show_trainer_history()
+        self.task_plot.set_ranges(config.task.x_min, config.task.x_max, config.task.amp_max)
+        self.rate.reset()
+        self._set_state("done" if self.trainer.done else "idle")
+
+    def _show_trainer_history(self) -> None:
+        """Losses and validations as the trainer holds them (no worker may be running)."""
         self.losses = list(self.trainer.losses)
         self.validations = list(self.trainer.validations)
         self.training_plot.clear_history()
         self.training_plot.append(self.losses, self.validations)
-        self.task_plot.set_ranges(config.task.x_min, config.task.x_max, config.task.amp_max)
-        self.rate.reset()
-        self._set_state("done" if self.trainer.done else "idle")
 
     # --- the task ----------------------------------------------------------------
     def _show_task(self, sample=None) -> None:

@@ -1,4 +1,4 @@
-"""A diverging rate is caught, the last finite parameters are kept, and training resumes."""
+"""Blow-ups are caught, the last sane parameters are kept, and training resumes."""
 
 import pytest
 import torch
@@ -9,32 +9,61 @@ from metaviz.tasks import make_generator
 from metaviz.training import TrainControl, Trainer
 
 
-def test_huge_inner_rate_raises_and_keeps_parameters_then_recovers():
-    config = default_config("maml", iterations=50, meta_batch=5, eval_every=10, eval_tasks=5)
-    trainer = Trainer(make_learner(config))
-    control = TrainControl(inner_lr=config.inner_lr, meta_lr=config.meta_lr)
+def _trainer(kind="maml", **changes):
+    config = default_config(kind, iterations=50, meta_batch=5, pool_size=10, eval_every=2, eval_tasks=5, **changes)
+    return Trainer(make_learner(config)), TrainControl(inner_lr=config.inner_lr, meta_lr=config.meta_lr)
+
+
+def _params(learner):
+    return {name: t.detach().clone() for name, t in learner.tensors.items()}
+
+
+def test_a_blown_up_inner_step_keeps_the_current_parameters_then_recovers():
+    trainer, control = _trainer()
     snapshots = trainer.run(control)
     for _ in range(5):
         next(snapshots)
-    before = {name: t.detach().clone() for name, t in trainer.learner.tensors.items()}
-    control.set_rates(inner_lr=1e6, meta_lr=0.1)
+    before = _params(trainer.learner)
+    control.set_rates(inner_lr=1.0)  # the paper's alpha x 100: the adapted fit explodes
     with pytest.raises(DivergedError) as caught:
         next(snapshots)
-    assert caught.value.iteration == 6 and caught.value.inner_lr == 1e6
-    assert "inner lr 1e+06" in str(caught.value) and "lower a rate" in str(caught.value)
+    assert caught.value.iteration == 6 and caught.value.kept_iteration == 5 and caught.value.inner_lr == 1.0
+    assert "inner lr 1" in str(caught.value) and "lower a rate" in str(caught.value)
     assert trainer.learner.iteration == 5
     for name, tensor in trainer.learner.tensors.items():
-        assert torch.equal(tensor, before[name]), name
-    control.set_rates(inner_lr=0.01, meta_lr=1e-3)
-    for snapshot in trainer.run(control):
-        assert torch.isfinite(torch.tensor(snapshot.loss))
+        assert torch.equal(tensor, before[name]), name  # these parameters were fine: kept as they are
+    control.set_rates(inner_lr=0.01)
+    assert all(torch.isfinite(torch.tensor(s.loss)) for s in trainer.run(control))
     assert trainer.learner.iteration == 50
+
+
+@pytest.mark.parametrize("kind", ["maml", "pretrained", "multitask"])
+def test_an_overshooting_meta_step_is_undone(kind):
+    trainer, control = _trainer(kind)
+    snapshots = trainer.run(control)
+    for _ in range(4):
+        next(snapshots)
+    before_overshoot = _params(trainer.learner)
+    control.set_rates(meta_lr=50.0)
+    next(snapshots)  # this step jumps far; its own loss was measured before the jump
+    with pytest.raises(DivergedError) as caught:
+        next(snapshots)  # the jump is found here: the loss of the new parameters blew up
+    assert caught.value.iteration == 6 and caught.value.kept_iteration == 4
+    assert trainer.learner.iteration == 4
+    for name, tensor in trainer.learner.tensors.items():
+        assert torch.equal(tensor, before_overshoot[name]), name
+    # History past the kept iteration is forgotten, so resuming does not record it twice.
+    assert [i for i, _ in trainer.losses] == [1, 2, 3, 4]
+    assert all(v.iteration <= 4 for v in trainer.validations)
+    control.set_rates(meta_lr=1e-3)
+    losses = [s.loss for s in trainer.run(control)]
+    assert len(losses) == 46 and max(losses) < 100
 
 
 def test_a_non_finite_parameter_after_the_step_is_rolled_back(monkeypatch):
     learner = make_learner(default_config("pretrained", meta_batch=5))
     batch = learner.sample_batch(make_generator(0))
-    before = {name: t.detach().clone() for name, t in learner.tensors.items()}
+    before = _params(learner)
 
     def poisoned_step(*args, **kwargs):
         with torch.no_grad():
@@ -46,6 +75,14 @@ def test_a_non_finite_parameter_after_the_step_is_rolled_back(monkeypatch):
     for name, tensor in learner.tensors.items():
         assert torch.equal(tensor, before[name])
     assert learner.iteration == 0
+
+
+def test_sane_but_slow_training_is_never_flagged():
+    learner = make_learner(default_config("maml", inner_lr=0.3, meta_lr=0.01))  # rough, not divergent
+    generator = make_generator(0)
+    for _ in range(200):
+        learner.meta_train_step(learner.sample_batch(generator))
+    assert learner.iteration == 200
 
 
 def test_adaptation_that_diverges_returns_non_finite_predictions_without_raising():

@@ -33,11 +33,11 @@ def test_snapshots_are_copies_and_validation_runs_on_schedule():
 
 def test_meta_lr_follows_the_cosine_schedule_of_the_base_rate():
     trainer, control = _trainer()
-    control.set_rates(meta_lr=0.5)
+    control.set_rates(meta_lr=0.02)
     snapshots = list(trainer.run(control))
     fraction = trainer.learner.config.final_lr_fraction
-    assert snapshots[0].meta_lr == pytest.approx(0.5)
-    assert snapshots[20].meta_lr == pytest.approx(0.5 * cosine_factor(20, 40, fraction))
+    assert snapshots[0].meta_lr == pytest.approx(0.02)
+    assert snapshots[20].meta_lr == pytest.approx(0.02 * cosine_factor(20, 40, fraction))
     assert cosine_factor(40, 40, fraction) == pytest.approx(fraction)
 
 
