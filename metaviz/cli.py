@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     shot = sub.add_parser("screenshot", help="train briefly in the window and save a PNG of it")
     shot.add_argument("path", type=Path)
     shot.add_argument("--iterations", type=_positive_int, default=2000)
+    shot.add_argument("--tour", action="store_true", help="also the Compare and Evaluate tabs (PATH-*.png)")
     return parser
 
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             from .ui.launch import screenshot
 
-            code = screenshot(args.path, args.iterations)
+            code = screenshot(args.path, args.iterations, args.tour)
     except ValueError as exc:  # invalid settings or files: one clear line
         print(f"metaviz: error: {exc}", file=sys.stderr)
         code = 2

@@ -112,9 +112,12 @@ class FileActions:
 
     def save_checkpoint(self, path: Path) -> bool:
         """Stops training first (Start continues it): the worker must not move the weights mid-save."""
-        w = self.window
-        w.stop()
-        return self._guard("Cannot save checkpoint", lambda: save_checkpoint(path, w.trainer))
+        self.window.stop()
+        return self.write_checkpoint(path, self.window.trainer)
+
+    def write_checkpoint(self, path: Path, trainer) -> bool:
+        """Save ``trainer`` (not being trained) to ``path``; a failure is shown, not raised."""
+        return self._guard("Cannot save checkpoint", lambda: save_checkpoint(path, trainer))
 
     def load_checkpoint(self, path: Path) -> bool:
         """The checkpoint's model, history and settings, explorable at once (no retraining)."""
@@ -124,5 +127,5 @@ class FileActions:
         except CheckpointError as exc:
             w.notify("Cannot load checkpoint", str(exc))
             return False
-        w.load_trainer(trainer)
+        w.session.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
         return True

@@ -80,35 +80,76 @@ def launch() -> int:
     return run()
 
 
-def screenshot(path: Path, iterations: int) -> int:
-    """Train ``iterations`` meta-steps in the real window, then save it as a PNG."""
+def _wait_for(signal, done) -> None:
+    """Run the event loop until ``signal`` fires with arguments that ``done`` accepts."""
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    signal.connect(lambda *args: loop.quit() if done(*args) else None)
+    loop.exec()
+
+
+def _train(window, kind: str, iterations: int) -> None:
+    """Select ``kind`` and train it ``iterations`` meta-steps in the window, as a user would."""
+    controls = window.controls
+    controls.learner.setCurrentIndex(controls.learner.findData(kind))
+    controls.budget.setValue(iterations)
+    window.set_budget(iterations)
+    window.start()
+    _wait_for(window.stateChanged, lambda state: state in ("done", "diverged", "idle"))
+
+
+def _settle(window) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(300, loop.quit)  # let the last frames paint
+    loop.exec()
+    window.draw_now()
+
+
+def screenshot(path: Path, iterations: int, tour: bool = False) -> int:
+    """Train ``iterations`` MAML meta-steps in the real window, then save it as a PNG.
+
+    ``tour`` also trains the multi-task model and the pretrained baseline and saves the
+    Compare tab (PATH-compare.png) and the Evaluate tab after a 300-task run
+    (PATH-evaluate.png).
+    """
     problem = display_problem(os.environ)
     if problem:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
-    from PySide6.QtCore import QEventLoop, QTimer
-
     from .app import make_app, make_window
     from .settings import Preferences
 
     _app = make_app()  # keeps the QApplication alive until we return
+    paths = [path]
     with tempfile.TemporaryDirectory() as folder:  # never the user's preferences
         window = make_window(Preferences(Path(folder) / "prefs.ini"))
-        window.controls.budget.setValue(iterations)
-        window.set_budget(iterations)
         window.task_panel.show_query.setChecked(True)
         window.controls.adapt_steps.setValue(10)
         window.show()
-        loop = QEventLoop()
-        window.stateChanged.connect(lambda state: loop.quit() if state in ("done", "diverged", "idle") else None)
-        window.start()
-        loop.exec()
-        QTimer.singleShot(200, loop.quit)  # let the last frame paint
-        loop.exec()
-        window.draw_now()
-        ok = window.grab().save(str(path), "PNG")
+        _train(window, "maml", iterations)
+        _settle(window)
+        shots = [window.grab()]
+        if tour:
+            for kind in ("multitask", "pretrained"):
+                _train(window, kind, iterations)
+            window.controls.learner.setCurrentIndex(window.controls.learner.findData("maml"))
+            window.session.show_tab(window.session.compare)
+            _settle(window)
+            shots.append(window.grab())
+            evaluation = window.session.evaluation
+            window.session.show_tab(evaluation)
+            evaluation.tasks.setValue(300)
+            evaluation.run()
+            _wait_for(evaluation.results_changed, lambda results: True)
+            _settle(window)
+            shots.append(window.grab())
+            paths += [path.with_name(f"{path.stem}-{name}{path.suffix}") for name in ("compare", "evaluate")]
         window.close()
-    if not ok:
-        print(f"metaviz: error: cannot write {path}", file=sys.stderr)
-        return 1
-    print(f"saved {path}")
+    for image, target in zip(shots, paths):
+        if not image.save(str(target), "PNG"):
+            print(f"metaviz: error: cannot write {target}", file=sys.stderr)
+            return 1
+        print(f"saved {target}")
     return 0

@@ -20,6 +20,7 @@ from ..training import Trainer
 from .adaptation import AdaptationView, adapt_view
 from .controls import ControlPanel
 from .file_actions import FileActions
+from .learner_session import LearnerSession
 from .plots import TaskPlot, TrainingPlot
 from .settings import Preferences
 from .status import RateMeter, StatusLine
@@ -66,8 +67,10 @@ class MainWindow(QMainWindow):
         self.task_plot = TaskPlot()
         self.training_plot = TrainingPlot()
         self.status = StatusLine()
+        self.session = LearnerSession(self)
         self.buttons = build_layout(self)
         self.files = FileActions(self)
+        self.session.add_menu()
         self._connect()
         self.history = TaskHistory(SinusoidFamily(self.config.task), self.config.seed)
         self.history.new_random(self.config.shots)
@@ -199,15 +202,16 @@ class MainWindow(QMainWindow):
             self._set_state("done" if self.trainer.done else "idle")
 
     def _on_model_change(self, name: str, value) -> None:
+        if name == "learner":
+            # Nothing is discarded: the current learner stays in the session's library.
+            kept = {k: getattr(self.config, k) for k in ("seed", "shots", "inner_lr")}
+            self.session.switch_kind(value, default_config(value, eval_every=self.config.eval_every, **kept))
+            return
         if self.trained and not self.confirm(f"Changing {name.replace('_', ' ')} needs a new model: "
                                              "the training so far is discarded. Continue?"):
             self.controls.set_config(self.config)
             return
-        if name == "learner":
-            kept = {k: getattr(self.config, k) for k in ("seed", "shots", "inner_lr")}
-            config = default_config(value, **kept)
-        else:
-            config = self.config.with_changes(**{name: value})
+        config = self.config.with_changes(**{name: value})
         self.apply_config(config)
 
     def apply_config(self, config: TrainConfig) -> None:
@@ -220,12 +224,15 @@ class MainWindow(QMainWindow):
         if config.shots != old.shots:
             self._show_task(self.history.resample(config.shots))
 
-    def load_trainer(self, trainer: Trainer) -> None:
-        """Explore a loaded model at once; Start continues its training."""
+    def show_trainer(self, trainer: Trainer) -> None:
+        """Explore ``trainer`` (loaded, or another of the session's) at once; Start continues it."""
         config = trainer.learner.config.with_changes(iterations=trainer.budget)
+        old = self.config
         self.controls.set_config(config)
         self._new_model(config, trainer)
         self.controls.adapt_lr.setValue(self.view_learner.default_adapt_lr(config.shots))
+        if config.shots != old.shots:
+            self._show_task(self.history.resample(config.shots))
 
     @property
     def trained(self) -> bool:
@@ -244,6 +251,7 @@ class MainWindow(QMainWindow):
         self.task_plot.set_ranges(config.task.x_min, config.task.x_max, config.task.amp_max)
         self.rate.reset()
         self._set_state("done" if self.trainer.done else "idle")
+        self.session.set_active_trainer(self.trainer)
 
     def _show_trainer_history(self) -> None:
         """Losses and validations as the trainer holds them (no worker may be running)."""
@@ -289,6 +297,8 @@ class MainWindow(QMainWindow):
         self._dirty = self._progress = False
         self._last_draw = now
         self.view = self.compute_view()
+        self.session.on_iteration(self.snapshot.iteration if self.snapshot else self.trainer.learner.iteration)
+        self.session.refresh_views()
         self.task_plot.draw(self.view, self.history.current, self.task_panel.show_query.isChecked(),
                             self.task_panel.show_steps.isChecked())
         s = self.snapshot
@@ -302,6 +312,7 @@ class MainWindow(QMainWindow):
         """The current task adapted by the latest parameters (loaded into the GUI's own copy)."""
         if self._params is not None:
             self.view_learner.load_state_dict({"tensors": self._params})
+            self.view_learner.iteration = self.snapshot.iteration if self.snapshot else self.trainer.learner.iteration
             self._params = None
         return adapt_view(self.view_learner, self.history.current, int(self.controls.adapt_steps.value()),
                           self.controls.adapt_lr.value())

@@ -1,9 +1,17 @@
-"""Where the explorer's widgets sit: plots on the left, the hands on the right."""
+"""Where the explorer's widgets sit: tabs of plots on the left, the hands on the right."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 BUTTONS = (
     ("start", "Start", "Start training (Space)"),
@@ -30,21 +38,26 @@ def build_layout(window) -> dict[str, QPushButton]:
     box.addWidget(window.controls)
     tasks = QGroupBox("Task")
     QVBoxLayout(tasks).addWidget(window.task_panel)
+    learners = QGroupBox("Learners in this session")
+    QVBoxLayout(learners).addWidget(window.session.panel)
     side = QWidget()
     side_layout = QVBoxLayout(side)
     side_layout.addWidget(training)
     side_layout.addWidget(tasks)
-    side_layout.addStretch(1)
+    side_layout.addWidget(learners, 1)
     side.setMinimumWidth(420)
     plots = QSplitter(Qt.Orientation.Vertical)
     plots.addWidget(window.task_plot)
     plots.addWidget(window.training_plot)
     plots.setSizes([560, 300])
+    tabs = QTabWidget()
+    tabs.addTab(plots, "Explore")
+    window.session.attach_tabs(tabs, side)
     main = QSplitter(Qt.Orientation.Horizontal)
-    main.addWidget(plots)
+    main.addWidget(tabs)
     main.addWidget(side)
     main.setStretchFactor(0, 1)
-    main.setSizes([960, 440])
+    main.setSizes([980, 420])
     window.setCentralWidget(main)
     window.statusBar().addPermanentWidget(window.status, 1)
     return buttons

@@ -95,3 +95,26 @@ def test_library_names_are_unique_and_renames_are_checked():
     assert library.trained() == []
     library.drop("MAML")
     assert [e.name for e in library.entries] == ["mine"]
+
+
+def test_the_windows_compare_tab_follows_the_main_plot(qtbot, open_window, tiny, wait_state):
+    from PySide6.QtCore import Qt
+
+    window = open_window(tiny(iterations=20))
+    window.start()
+    wait_state(window, "done")
+    window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
+    window.start()
+    wait_state(window, "done")
+    window.session.show_tab(window.session.compare)
+    compare = window.session.compare
+    qtbot.waitUntil(lambda: set(compare.views) == {"MAML", "pretrained"})
+    before = {name: view.post.copy() for name, view in compare.views.items()}
+    window.task_plot.clicked.emit(0.5, 2.0, Qt.MouseButton.LeftButton)  # a click adds a support point
+    qtbot.waitUntil(lambda: all(not np.allclose(compare.views[n].post, before[n]) for n in before), timeout=2000)
+    assert all(len(pane.support.getData()[0]) == window.history.current.shots for pane in compare._panes.values())
+    window.controls.adapt_steps.spin.setValue(3)  # as typed by a user
+    qtbot.waitUntil(lambda: all(v.trajectory.shape[0] == 4 for v in compare.views.values()), timeout=2000)
+    # The evaluation tab offers the same trained learners; the side panel steps aside for it.
+    window.session.show_tab(window.session.evaluation)
+    assert window.session.evaluation.checked_learners() == ["MAML", "pretrained"]

@@ -7,6 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import torch
 from PySide6.QtGui import QImage
 
 from metaviz.ui.export import _split_close
@@ -126,9 +127,28 @@ def test_model_change_asks_and_can_be_declined(qtbot, window, wait_state, dialog
     window.start()
     wait_state(window, "done")
     dialogs.answer = False
-    window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
-    assert dialogs.questions and window.config.learner == "maml"
-    assert window.controls.learner.currentData() == "maml" and window.trainer.learner.iteration == 40
+    window.controls.meta_batch.spin.setValue(7)
+    assert dialogs.questions and window.config.meta_batch == 5
+    assert window.controls.meta_batch.spin.value() == 5 and window.trainer.learner.iteration == 40
     dialogs.answer = True
+    window.controls.meta_batch.spin.setValue(7)
+    assert window.config.meta_batch == 7 and window.trainer.learner.iteration == 0
+
+
+def test_switching_learners_keeps_each_trained_one(qtbot, window, wait_state, dialogs):
+    window.start()
+    wait_state(window, "done")
+    trained = {name: t.clone() for name, t in window.trainer.learner.tensors.items()}
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("multitask"))
+    assert not dialogs.questions  # nothing is discarded, so nothing to confirm
     assert window.config.learner == "multitask" and window.trainer.learner.iteration == 0
+    names = [e.name for e in window.session.library.entries]
+    assert names == ["MAML", "multi-task"]
+    window.controls.learner.setCurrentIndex(window.controls.learner.findData("maml"))
+    assert window.config.learner == "maml" and window.trainer.learner.iteration == 40
+    for name, tensor in window.trainer.learner.tensors.items():
+        assert torch.equal(tensor, trained[name])
+    # the untrained multi-task model is not kept once we move away from it
+    assert [e.name for e in window.session.library.entries] == ["MAML"]
+    window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
+    assert [e.name for e in window.session.library.entries] == ["MAML", "pretrained"]
