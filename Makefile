@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check metaviz tests bench main.py
 
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python main.py screenshot resources/screenshot.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python main.py screenshot resources/screenshot.png --iterations 3000 --tour
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -27,7 +27,8 @@ def _rate(step: Callable[[], None], seconds: float) -> float:
 
 
 def _steppers(inner_steps: int) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(batched, loop) meta-steps on the same batch, each with its own Adam (fused off for both)."""
+    """(batched, loop) meta-steps on the same batch: ours as shipped (fused Adam), the loop
+    with torch's default Adam, as the libraries it stands for use it."""
     config = default_config("maml", inner_steps=inner_steps)
     learner = make_learner(config)
     batch = learner.sample_batch(make_generator(1))

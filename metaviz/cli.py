@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -138,4 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:  # invalid settings or files: one clear line
         print(f"metaviz: error: {exc}", file=sys.stderr)
         code = 2
+    except BrokenPipeError:  # e.g. `evaluate ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     sys.exit(code)
