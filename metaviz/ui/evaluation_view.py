@@ -9,27 +9,19 @@ learners; only this GUI thread touches widgets.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -37,14 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..config import TaskConfig, default_config
-from ..evaluation import EVAL_SEED, EvaluationResult
+from ..config import default_config
+from ..evaluation import EvaluationResult
 from ..learners.base import Learner
+from .evaluation_form import ProtocolForm, group
 from .evaluation_worker import EvaluationRunner
 from .figures import CSV_COLUMNS, EvaluationFigure, ExportError, curve_rows, markdown_report, table_rows
-
-SHOTS = (5, 10, 20)
-RANGES = (("amp", "amplitude"), ("phase", "phase"), ("x", "x"))
 
 
 def _check_target(path: Path) -> None:
@@ -69,7 +59,6 @@ class EvaluationView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.learners: dict[str, Learner] = {}
         self.results: list[EvaluationResult] = []
         self.runner = EvaluationRunner(self)
         self._out_dir: Path | None = None  # set while a reproduction runs
@@ -80,46 +69,17 @@ class EvaluationView(QWidget):
         self.runner.cancelled.connect(lambda: self._end("cancelled: nothing shown, nothing written", ok=False))
         self.runner.error.connect(self._on_error)
         self._build()
-        self.reset_ranges()
 
     # --- layout ---------------------------------------------------------------------
     def _build(self) -> None:
-        self.learner_list = QListWidget()
-        self.tasks = self._spin(QSpinBox(), 2, 100_000, 600, "held-out tasks per K")
-        self.steps = self._spin(QSpinBox(), 0, 100, 10, "adaptation steps scored (0 = before adapting)")
-        self.seed = self._spin(QSpinBox(), 0, 2**31 - 1, EVAL_SEED, "the evaluation stream (apart from training)")
-        self.shot_boxes = {k: QCheckBox(f"K={k}", checked=True) for k in SHOTS}
-        self.use_lr = QCheckBox("test-time lr", toolTip="unchecked: each learner's own rate for each K")
-        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=10.0, singleStep=0.001, value=0.01, enabled=False)
-        self.use_lr.toggled.connect(self.lr.setEnabled)
-        protocol = QFormLayout()
-        protocol.addRow("tasks", self.tasks)
-        protocol.addRow("steps", self.steps)
-        shots = QHBoxLayout()
-        for box in self.shot_boxes.values():
-            shots.addWidget(box)
-        protocol.addRow("shots", shots)
-        protocol.addRow("seed", self.seed)
-        protocol.addRow(self.use_lr, self.lr)
-        ranges = QGridLayout()
-        self.range_boxes: dict[str, QDoubleSpinBox] = {}
-        for row, (key, label) in enumerate(RANGES):
-            ranges.addWidget(QLabel(label), row, 0)
-            for col, end in enumerate(("min", "max"), start=1):
-                box = QDoubleSpinBox(decimals=3, minimum=-100.0, maximum=100.0, singleStep=0.1)
-                self.range_boxes[f"{key}_{end}"] = box
-                ranges.addWidget(box, row, col)
-        reset = QPushButton("Reset to training ranges", clicked=self.reset_ranges)
-        ranges.addWidget(reset, len(RANGES), 0, 1, 3)
+        self.form = ProtocolForm()
         self.run_button = QPushButton("Run", clicked=self.run)
         self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
         self.progress = QProgressBar(textVisible=True)
         self.status = QLabel("idle", wordWrap=True)
         self.log_view = QPlainTextEdit(readOnly=True, maximumHeight=110, placeholderText="reproduction log")
         side = QVBoxLayout()
-        for title, content in (("Learners", self.learner_list), ("Protocol", protocol),
-                               ("Evaluation ranges (out-of-distribution probe)", ranges)):
-            side.addWidget(self._group(title, content))
+        side.addWidget(self.form)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -134,7 +94,7 @@ class EvaluationView(QWidget):
                 ("Table Markdown…", self.export_markdown, "Markdown (*.md)"))):
             button = QPushButton(text, clicked=lambda _=False, m=method, f=filter_, t=text: self._ask_export(m, f, t))
             exports.addWidget(button, index // 2, index % 2)
-        side.addWidget(self._group("Export", exports))
+        side.addWidget(group("Export", exports))
         side.addWidget(QPushButton("Reproduce the paper…", clicked=self._ask_reproduce,
                                    toolTip="train MAML, pretrained and multi-task with their default budgets, "
                                            "evaluate, write checkpoints, table and figure"))
@@ -153,78 +113,34 @@ class EvaluationView(QWidget):
         layout.addWidget(settings)
         layout.addWidget(plots, 1)
 
-    @staticmethod
-    def _spin(box, low, high, value, tip):
-        box.setRange(low, high)
-        box.setValue(value)
-        box.setToolTip(tip)
-        return box
+    # --- learners -------------------------------------------------------------------
+    @property
+    def learners(self) -> dict[str, Learner]:
+        return self.form.learners
 
-    @staticmethod
-    def _group(title, content) -> QGroupBox:
-        group = QGroupBox(title)
-        if isinstance(content, QWidget):
-            layout = QVBoxLayout()
-            layout.addWidget(content)
-            content = layout
-        group.setLayout(content)
-        return group
-
-    # --- learners and settings ------------------------------------------------------
     def set_learners(self, learners: dict[str, Learner]) -> None:
         """Offer ``learners`` (name -> learner), all checked; the ranges reset to theirs."""
-        self.learners = dict(learners)
-        self.learner_list.clear()
-        for name, learner in self.learners.items():
-            item = QListWidgetItem(f"{name}")
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(f"{learner.kind}, {learner.iteration} iterations")
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
-            self.learner_list.addItem(item)
-        self.reset_ranges()
+        self.form.set_learners(learners)
 
     def checked_learners(self) -> list[str]:
-        items = (self.learner_list.item(i) for i in range(self.learner_list.count()))
-        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
-
-    def training_ranges(self) -> TaskConfig:
-        """The first learner's training task family (the paper's if there is none)."""
-        return next(iter(self.learners.values())).config.task if self.learners else default_config().task
-
-    def reset_ranges(self) -> None:
-        task = self.training_ranges()
-        for name, box in self.range_boxes.items():
-            box.setValue(getattr(task, name))
-
-    def probe(self, base: TaskConfig) -> TaskConfig | None:
-        """``base`` with the ranges typed in, or None if they are its own (not a probe).
-        Raises ValueError (naming the range) if a range is empty or reversed."""
-        changes = {}
-        for name, box in self.range_boxes.items():
-            # A box shows 3 decimals (pi reads 3.142): a value it cannot tell from the
-            # training one *is* the training one, or no evaluation would match the CLI's.
-            if abs(box.value() - getattr(base, name)) > 0.5 * 10 ** -box.decimals():
-                changes[name] = box.value()
-        return dataclasses.replace(base, **changes) if changes else None
+        return self.form.checked_learners()
 
     # --- running --------------------------------------------------------------------
     def run(self) -> bool:
         """Start evaluating the checked learners; False (with a message) if settings are invalid."""
-        names = self.checked_learners()
-        shots = [k for k, box in self.shot_boxes.items() if box.isChecked()]
+        form = self.form
+        names, shots = form.checked_learners(), form.checked_shots()
         if self.runner.running:
             return self.show_error("An evaluation is already running: wait for it or cancel it.")
         if not names or not shots:
             return self.show_error("Choose at least one learner and one K to evaluate.")
         try:
-            tasks = {name: self.probe(self.learners[name].config.task) for name in names}
+            tasks = {name: form.probe(self.learners[name].config.task) for name in names}
         except ValueError as exc:
             return self.show_error(f"Invalid evaluation ranges: {exc}")
-        self.runner.evaluate({n: self.learners[n] for n in names}, tasks, shots=shots, steps=self.steps.value(),
-                             num_tasks=self.tasks.value(), seed=self.seed.value(),
-                             lr=self.lr.value() if self.use_lr.isChecked() else None)
-        self._begin(f"evaluating {len(names)} learner(s) on {self.tasks.value()} tasks")
+        self.runner.evaluate({n: self.learners[n] for n in names}, tasks, shots=shots, steps=form.steps.value(),
+                             num_tasks=form.tasks.value(), seed=form.seed.value(), lr=form.test_lr())
+        self._begin(f"evaluating {len(names)} learner(s) on {form.tasks.value()} tasks")
         return True
 
     def reproduce(self, out_dir: Path, iterations: int | None = None) -> bool:
@@ -233,13 +149,13 @@ class EvaluationView(QWidget):
         if self.runner.running:
             return self.show_error("An evaluation is already running: wait for it or cancel it.")
         try:
-            task = self.probe(default_config().task)
+            task = self.form.probe(default_config().task)
         except ValueError as exc:
             return self.show_error(f"Invalid evaluation ranges: {exc}")
         self._out_dir = Path(out_dir)
         self.log_view.clear()
-        self.runner.reproduce(self._out_dir, iterations=iterations, num_tasks=self.tasks.value(),
-                              eval_seed=self.seed.value(), task=task)
+        self.runner.reproduce(self._out_dir, iterations=iterations, num_tasks=self.form.tasks.value(),
+                              eval_seed=self.form.seed.value(), task=task)
         self._begin(f"reproducing the paper into {out_dir}")
         return True
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
-from ..checkpoint import CheckpointError, load_trainer, save_checkpoint
+from ..checkpoint import load_trainer, save_checkpoint
 from .export import ExportError, export_curves_csv, export_history_csv, export_png, export_svg
 from .settings import load_settings_json, save_settings_json
 
@@ -66,7 +66,7 @@ class FileActions:
         """Run ``action``; a failure becomes a dialog. Returns True on success."""
         try:
             action()
-        except (ExportError, CheckpointError, ValueError, OSError) as exc:
+        except (ExportError, ValueError, OSError) as exc:  # CheckpointError is a ValueError
             self.window.notify(title, str(exc))
             return False
         return True
@@ -100,10 +100,8 @@ class FileActions:
     def load_settings(self, path: Path) -> bool:
         """Apply a settings file (a new model); a bad file changes nothing."""
         w = self.window
-        try:
-            config = load_settings_json(path)
-        except ValueError as exc:
-            w.notify("Cannot load settings", str(exc))
+        config = self._read("Cannot load settings", load_settings_json, path)
+        if config is None:
             return False
         if w.trained and not w.confirm("Loading settings starts a new model: discard the training so far?"):
             return False
@@ -121,11 +119,16 @@ class FileActions:
 
     def load_checkpoint(self, path: Path) -> bool:
         """The checkpoint's model, history and settings, explorable at once (no retraining)."""
-        w = self.window
-        try:
-            trainer = load_trainer(path)
-        except CheckpointError as exc:
-            w.notify("Cannot load checkpoint", str(exc))
+        trainer = self._read("Cannot load checkpoint", load_trainer, path)
+        if trainer is None:
             return False
-        w.session.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
+        self.window.session.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
         return True
+
+    def _read(self, title: str, reader, path: Path):
+        """``reader(path)``, or None after showing why not (a CheckpointError is a ValueError)."""
+        try:
+            return reader(path)
+        except ValueError as exc:
+            self.window.notify(title, str(exc))
+            return None

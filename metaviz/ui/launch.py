@@ -140,7 +140,7 @@ def screenshot(path: Path, iterations: int, tour: bool = False) -> int:
             shots.append(window.grab())
             evaluation = window.session.evaluation
             window.session.show_tab(evaluation)
-            evaluation.tasks.setValue(300)
+            evaluation.form.tasks.setValue(300)
             evaluation.run()
             _wait_for(evaluation.results_changed, lambda results: True)
             _settle(window)

@@ -61,12 +61,12 @@ def view(qtbot, monkeypatch):
 
 
 def protocol(view, tasks, steps, shots=(5, 10, 20), seed=None):
-    view.tasks.setValue(tasks)
-    view.steps.setValue(steps)
-    for k, box in view.shot_boxes.items():
+    view.form.tasks.setValue(tasks)
+    view.form.steps.setValue(steps)
+    for k, box in view.form.shot_boxes.items():
         box.setChecked(k in shots)
     if seed is not None:
-        view.seed.setValue(seed)
+        view.form.seed.setValue(seed)
 
 
 def run(qtbot, view, timeout=60_000):
@@ -119,15 +119,15 @@ def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
     protocol(view, 20, 2, shots=(5,))
     [plain] = run(qtbot, view)
     assert plain.task["amp_min"] == 0.1 and plain.task["amp_max"] == 5.0
-    view.range_boxes["amp_min"].setValue(5.0)
-    view.range_boxes["amp_max"].setValue(10.0)
+    view.form.range_boxes["amp_min"].setValue(5.0)
+    view.form.range_boxes["amp_max"].setValue(10.0)
     [probe] = run(qtbot, view)
     assert probe.task["amp_min"] == 5.0 and probe.task["amp_max"] == 10.0
     assert probe.curves[5].mean[0] > 4 * plain.curves[5].mean[0]  # amplitudes twice as large on average
-    view.reset_ranges()
-    assert view.range_boxes["amp_max"].value() == 5.0
-    view.use_lr.setChecked(True)  # a test-time rate of one's own: same start, other first step
-    view.lr.setValue(0.05)
+    view.form.reset_ranges()
+    assert view.form.range_boxes["amp_max"].value() == 5.0
+    view.form.use_lr.setChecked(True)  # a test-time rate of one's own: same start, other first step
+    view.form.lr.setValue(0.05)
     [fast] = run(qtbot, view)
     assert fast.lr == 0.05 and fast.task == plain.task
     assert fast.curves[5].mean[0] == plain.curves[5].mean[0] and fast.curves[5].mean[1] != plain.curves[5].mean[1]
@@ -135,8 +135,8 @@ def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
 
 def test_invalid_ranges_give_a_clear_message(qtbot, view):
     view.set_learners({"maml": trained()})
-    view.range_boxes["x_min"].setValue(3.0)
-    view.range_boxes["x_max"].setValue(-3.0)
+    view.form.range_boxes["x_min"].setValue(3.0)
+    view.form.range_boxes["x_max"].setValue(-3.0)
     with qtbot.waitSignal(view.error_message) as blocker:
         assert not view.run()
     assert "x range is empty or reversed" in blocker.args[0] and view.boxes == [blocker.args[0]]
