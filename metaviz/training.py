@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +33,42 @@ class ValidationPoint:
 
     iteration: int
     mse: tuple[float, ...]
+
+
+class LossHistory:
+    """(iteration, loss) pairs, stored as two flat arrays: 16 bytes a pair instead of
+    ~110 for a tuple in a list, so hours of live training do not grow the process.
+    Iterates, indexes and slices like a list of tuples, and compares equal to one."""
+
+    def __init__(self, pairs: Iterable[tuple[int, float]] = ()) -> None:
+        self._iterations = array("q")
+        self._losses = array("d")
+        self.extend(pairs)
+
+    def append(self, pair: tuple[int, float]) -> None:
+        self._iterations.append(int(pair[0]))
+        self._losses.append(float(pair[1]))
+
+    def extend(self, pairs: Iterable[tuple[int, float]]) -> None:
+        for pair in pairs:
+            self.append(pair)
+
+    def __len__(self) -> int:
+        return len(self._iterations)
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return zip(self._iterations, self._losses)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(zip(self._iterations[index], self._losses[index]))
+        return self._iterations[index], self._losses[index]
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return list(self) == list(other)  # type: ignore[call-overload]
+        except TypeError:
+            return NotImplemented
 
 
 @dataclass(frozen=True)
@@ -142,7 +179,7 @@ class Trainer:
             config.eval_tasks, config.shots, VALIDATION_QUERY,
             make_generator(config.seed + VALIDATION_SEED_OFFSET),
         )
-        self.losses: list[tuple[int, float]] = []
+        self.losses = LossHistory()
         self.validations: list[ValidationPoint] = []
         self.elapsed = 0.0
 
@@ -195,7 +232,7 @@ class Trainer:
 
     def _forget_after(self, iteration: int) -> None:
         """Drop history recorded past ``iteration`` (after the learner undid a step)."""
-        self.losses = [entry for entry in self.losses if entry[0] <= iteration]
+        self.losses = LossHistory(entry for entry in self.losses if entry[0] <= iteration)
         self.validations = [v for v in self.validations if v.iteration <= iteration]
 
     def run(self, control: TrainControl, params_interval: float = 0.0) -> Iterator[Snapshot]:
@@ -224,7 +261,7 @@ class Trainer:
             "generator": self.generator.get_state(),
             "budget": self.budget,
             "elapsed": self.elapsed,
-            "losses": torch.tensor(self.losses, dtype=torch.float64).reshape(-1, 2),
+            "losses": torch.tensor(list(self.losses), dtype=torch.float64).reshape(-1, 2),
             "validations": validations.reshape(-1, 2 + VALIDATION_STEPS),
         }
 
@@ -234,7 +271,7 @@ class Trainer:
             self.generator.set_state(state["generator"])
             self.budget = int(state["budget"])
             self.elapsed = float(state["elapsed"])
-            self.losses = [(int(i), float(v)) for i, v in state["losses"].tolist()]
+            self.losses = LossHistory((int(i), float(v)) for i, v in state["losses"].tolist())
             self.validations = [ValidationPoint(int(row[0]), tuple(row[1:])) for row in state["validations"].tolist()]
         except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as exc:
             raise ValueError(f"training history is malformed ({exc})") from exc

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 from ..config import TrainConfig, default_config
 from ..learners.base import make_learner
 from ..tasks import SinusoidFamily
-from ..training import Trainer
+from ..training import LossHistory, Trainer
 from .adaptation import AdaptationView, adapt_view
 from .controls import ControlPanel
 from .file_actions import FileActions
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
 
     def _show_trainer_history(self) -> None:
         """Losses and validations as the trainer holds them (no worker may be running)."""
-        self.losses = list(self.trainer.losses)
+        self.losses = LossHistory(self.trainer.losses)
         self.validations = list(self.trainer.validations)
         self.training_plot.clear_history()
         self.training_plot.append(self.losses, self.validations)

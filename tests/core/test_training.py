@@ -1,5 +1,6 @@
 """The training generator: determinism, control from another thread, schedule, validation."""
 
+import sys
 import threading
 
 import pytest
@@ -74,3 +75,17 @@ def test_rates_set_mid_run_reach_the_next_step():
     control.set_rates(inner_lr=0.05)
     assert next(run).inner_lr == pytest.approx(0.05)
     assert trainer.learner.inner_lr == pytest.approx(0.05)
+
+
+def test_loss_history_behaves_like_a_list_of_pairs_in_a_fraction_of_the_memory():
+    from metaviz.training import LossHistory
+
+    pairs = [(i, 1.0 / i) for i in range(1, 100_001)]
+    history = LossHistory(pairs)
+    assert history == pairs and pairs == history and len(history) == 100_000
+    assert history[0] == (1, 1.0) and history[-2:] == pairs[-2:]
+    assert [i for i, _ in history][:3] == [1, 2, 3]
+    assert history != pairs[:-1]
+    compact = sum(a.itemsize * len(a) for a in (history._iterations, history._losses))
+    as_tuples = sum(sys.getsizeof(p) + sys.getsizeof(p[1]) for p in pairs[:1000]) * 100
+    assert compact * 5 < as_tuples
