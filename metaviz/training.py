@@ -128,11 +128,6 @@ class TrainControl:
             self._cond.notify_all()
 
     @property
-    def stop_requested(self) -> bool:
-        with self._cond:
-            return self._stop
-
-    @property
     def paused(self) -> bool:
         with self._cond:
             return self._paused
@@ -147,15 +142,11 @@ class TrainControl:
         with self._cond:
             return self._rates
 
-    def wait_for_turn(self, timeout: float | None = None) -> bool:
+    def wait_for_turn(self) -> bool:
         """Block while paused (and no single step is granted); False once stop is requested."""
         with self._cond:
-            deadline = None if timeout is None else time.monotonic() + timeout
             while self._paused and not self._stop and self._single_steps == 0:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+                self._cond.wait()
             if self._stop:
                 return False
             if self._paused:
