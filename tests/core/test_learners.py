@@ -7,19 +7,12 @@ from metaviz.config import LEARNER_KINDS, default_config
 from metaviz.learners.base import make_learner
 from metaviz.nets import per_task_mse
 from metaviz.tasks import make_generator
-
-
-def _trained(kind, iterations=30):
-    learner = make_learner(default_config(kind, meta_batch=10, pool_size=20))
-    generator = make_generator(0)
-    for _ in range(iterations):
-        learner.meta_train_step(learner.sample_batch(generator))
-    return learner
+from tests.helpers import trained_learner
 
 
 @pytest.mark.parametrize("kind", LEARNER_KINDS)
 def test_adapt_trajectory_shape_and_leaves_parameters_bit_identical(kind):
-    learner = _trained(kind)
+    learner = trained_learner(kind)
     before = {name: t.detach().clone() for name, t in learner.tensors.items()}
     optimizer_state = learner.optimizer.state_dict()
     batch = learner.family.sample_batch(7, 5, 13, make_generator(1))
@@ -36,7 +29,7 @@ def test_adapt_trajectory_shape_and_leaves_parameters_bit_identical(kind):
 
 @pytest.mark.parametrize("kind", LEARNER_KINDS)
 def test_adaptation_lowers_the_support_loss(kind):
-    learner = _trained(kind, iterations=100)
+    learner = trained_learner(kind, iterations=100)
     batch = learner.family.sample_batch(50, 10, 1, make_generator(2))
     trajectory = learner.adapt_trajectory(batch.x_support, batch.y_support, batch.x_support, 5)
     losses = [per_task_mse(p, batch.y_support).mean().item() for p in trajectory]
@@ -52,7 +45,7 @@ def test_meta_training_lowers_the_training_loss(kind):
 
 
 def test_same_seed_trains_to_identical_parameters():
-    a, b = _trained("maml", 20), _trained("maml", 20)
+    a, b = trained_learner("maml", 20), trained_learner("maml", 20)
     for name in a.tensors:
         assert torch.equal(a.tensors[name], b.tensors[name])
 
@@ -95,7 +88,7 @@ def test_multitask_trunk_is_one_shared_set_of_parameters():
 
 @pytest.mark.parametrize("kind", LEARNER_KINDS)
 def test_no_support_points_leaves_the_prediction_where_it_starts(kind):
-    learner = _trained(kind)
+    learner = trained_learner(kind)
     x_query = torch.linspace(-5, 5, 9).view(1, -1, 1)
     empty = torch.zeros(1, 0, 1)
     trajectory = learner.adapt_trajectory(empty, empty, x_query, 3)

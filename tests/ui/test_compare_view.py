@@ -6,19 +6,12 @@ import torch
 
 from metaviz.config import default_config
 from metaviz.learners.base import make_learner
-from metaviz.tasks import SinusoidFamily, make_generator
+from metaviz.tasks import SinusoidFamily
 from metaviz.training import Trainer
 from metaviz.ui.compare_view import CompareView
 from metaviz.ui.library import LearnerLibrary
 from metaviz.ui.task_browser import TaskHistory
-
-
-def _learner(kind, iterations=30):
-    learner = make_learner(default_config(kind, meta_batch=10, pool_size=20))
-    generator = make_generator(0)
-    for _ in range(iterations):
-        learner.meta_train_step(learner.sample_batch(generator))
-    return learner
+from tests.helpers import trained_learner
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def view(qtbot):
     widget = CompareView()
     qtbot.addWidget(widget)
     widget.resize(900, 600)
-    widget.set_learners({"MAML": _learner("maml"), "multi-task": _learner("multitask")})
+    widget.set_learners({"MAML": trained_learner("maml"), "multi-task": trained_learner("multitask")})
     history = TaskHistory(SinusoidFamily(), 0)
     widget.set_task(history.new_random(5))
     widget.history = history
