@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from ..training import Trainer
 
-KIND_LABELS = {
+# Short names for entries and the list's "learner" column (the selector shows the long
+# labels of controls.LEARNER_LABELS).
+SHORT_NAMES = {
     "maml": "MAML",
     "fomaml": "first-order MAML",
     "multitask": "multi-task",
@@ -31,9 +33,6 @@ class Entry:
     @property
     def iterations(self) -> int:
         return self.trainer.learner.iteration
-
-    def describe(self) -> str:
-        return f"{self.name}  ({KIND_LABELS[self.kind]}, {self.iterations} it.)"
 
 
 class LearnerLibrary:
@@ -60,7 +59,7 @@ class LearnerLibrary:
         return name
 
     def add(self, trainer: Trainer, name: str | None = None) -> Entry:
-        entry = Entry(self.unique_name(name or KIND_LABELS[trainer.learner.kind]), trainer)
+        entry = Entry(self.unique_name(name or SHORT_NAMES[trainer.learner.kind]), trainer)
         self.entries.append(entry)
         return entry
 

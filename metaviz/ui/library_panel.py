@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from .library import KIND_LABELS, LearnerLibrary
+from .library import SHORT_NAMES, LearnerLibrary
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
@@ -51,7 +51,7 @@ class LibraryPanel(QWidget):
         self.tree.blockSignals(True)  # filling the tree is not a rename
         self.tree.clear()
         for entry in self.library.entries:
-            item = QTreeWidgetItem([entry.name, KIND_LABELS[entry.kind], str(entry.iterations)])
+            item = QTreeWidgetItem([entry.name, SHORT_NAMES[entry.kind], str(entry.iterations)])
             item.setData(0, NAME_ROLE, entry.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
