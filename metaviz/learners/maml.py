@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..nets import expand_for_tasks, forward, per_task_mse
+from ..nets import expand_for_tasks, forward
 from ..tasks import TaskBatch
 from .base import register
 from .inner_loop import sgd_steps
@@ -22,7 +23,8 @@ class MAML(NetworkLearner):
         steps = list(sgd_steps(start, batch.x_support, batch.y_support, self.inner_lr,
                                self.config.inner_steps, create_graph=not self.config.first_order))
         fast, pre_support_loss = steps[-1][0], steps[0][1]
-        loss = per_task_mse(forward(fast, batch.x_query), batch.y_query).mean()
+        # The mean over tasks of each task's mean query loss (all tasks have Q points).
+        loss = F.mse_loss(forward(fast, batch.x_query), batch.y_query)
         # pre_loss: the support loss before adaptation, the scale a blown-up inner step is judged by.
         return loss, {"loss": loss.item(), "pre_loss": pre_support_loss.item() / batch.num_tasks}
 
