@@ -1,9 +1,12 @@
-"""Adam on a list of tensors, computed exactly as ``torch.optim.Adam`` does with its
-default options (no weight decay, no AMSGrad), in a handful of ``torch._foreach`` ops.
+"""Adam on one flat parameter buffer, computed exactly as ``torch.optim.Adam`` does with
+its default options (no weight decay, no AMSGrad).
 
 Why not ``torch.optim.Adam``: constructing any ``torch.optim`` optimiser imports
 ``torch._dynamo``, about 80 MB of resident memory and most of a second at start-up,
-for nothing these small models use. A test checks this class against torch's Adam.
+for nothing these small models use. Why one flat buffer: a learner's parameters are
+leaf views of it (:func:`flat_parameters`), so an update is a handful of whole-buffer
+ops instead of a handful per tensor (~10% of a MAML meta-step, measured). A test
+checks this class against torch's Adam step for step.
 """
 
 from __future__ import annotations
@@ -14,38 +17,47 @@ from typing import Any
 import torch
 
 
-class Adam:
-    """Kingma & Ba (2015). ``lr`` may be changed between steps; ``state_dict`` holds only
-    tensors and plain values (checkpoints load it with ``weights_only=True``)."""
+def flat_parameters(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Copy ``tensors`` into one contiguous buffer [N]; return it and leaf views of it
+    (``requires_grad=True``) in the tensors' shapes. Updating the buffer in place
+    updates every view."""
+    flat = torch.cat([t.detach().reshape(-1) for t in tensors])
+    views, offset = [], 0
+    for t in tensors:
+        views.append(flat[offset:offset + t.numel()].view(t.shape).requires_grad_())
+        offset += t.numel()
+    return flat, views
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+
+def flat_gradient(views: list[torch.Tensor]) -> torch.Tensor:
+    """The views' ``.grad`` as one [N] tensor (a missing gradient counts as zero)."""
+    return torch.cat([v.grad.reshape(-1) if v.grad is not None else torch.zeros(v.numel(), dtype=v.dtype)
+                      for v in views])
+
+
+class Adam:
+    """Kingma & Ba (2015) on ``flat`` [N]. ``lr`` may be changed between steps;
+    ``state_dict`` holds only tensors and plain values (``weights_only`` loads it)."""
+
+    def __init__(self, flat: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
-        self.params = list(params)
+        self.flat = flat
         self.lr = float(lr)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
         self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
+        self.exp_avg = torch.zeros_like(flat)
+        self.exp_avg_sq = torch.zeros_like(flat)
 
     @torch.no_grad()
-    def step(self) -> None:
-        """One update from the parameters' ``.grad`` (a missing gradient counts as zero)."""
+    def step(self, grad: torch.Tensor) -> None:
+        """One update of ``flat`` from its gradient ``grad`` [N]."""
         beta1, beta2 = self.betas
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         self.steps += 1
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
-        step_size = self.lr / (1 - beta1**self.steps)
-        denominator = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denominator, math.sqrt(1 - beta2**self.steps))
-        torch._foreach_add_(denominator, self.eps)
-        torch._foreach_addcdiv_(self.params, self.exp_avg, denominator, -step_size)
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denominator = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
+        self.flat.addcdiv_(self.exp_avg, denominator, value=-self.lr / (1 - beta1**self.steps))
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -53,23 +65,19 @@ class Adam:
             "lr": self.lr,
             "betas": list(self.betas),
             "eps": self.eps,
-            "exp_avg": [t.clone() for t in self.exp_avg],
-            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
+            "exp_avg": self.exp_avg.clone(),
+            "exp_avg_sq": self.exp_avg_sq.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state_dict`; a mismatch raises ``ValueError`` and changes nothing."""
         try:
-            moments = [list(state["exp_avg"]), list(state["exp_avg_sq"])]
+            moments = (state["exp_avg"], state["exp_avg_sq"])
             steps, lr, eps = int(state["steps"]), float(state["lr"]), float(state["eps"])
             betas = (float(state["betas"][0]), float(state["betas"][1]))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"optimiser state is malformed ({exc})") from exc
-        for tensors in moments:
-            if len(tensors) != len(self.params) or any(
-                not isinstance(t, torch.Tensor) or t.shape != p.shape for t, p in zip(tensors, self.params)
-            ):
-                raise ValueError("optimiser state does not match the parameters")
+        if any(not isinstance(m, torch.Tensor) or m.shape != self.flat.shape for m in moments):
+            raise ValueError("optimiser state does not match the parameters")
         self.steps, self.lr, self.eps, self.betas = steps, lr, eps, betas
-        self.exp_avg = [t.clone() for t in moments[0]]
-        self.exp_avg_sq = [t.clone() for t in moments[1]]
+        self.exp_avg, self.exp_avg_sq = moments[0].clone(), moments[1].clone()

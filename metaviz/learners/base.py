@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..config import TrainConfig
-from ..optim import Adam
+from ..optim import Adam, flat_gradient, flat_parameters
 from ..tasks import SinusoidFamily, TaskBatch
 
 # A loss this many times above the loss of predicting zero (and above the loss before
@@ -47,18 +47,8 @@ class DivergedError(RuntimeError):
         )
 
 
-def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    return bool(torch.isfinite(torch.cat([t.reshape(-1) for t in tensors])).all())
-
-
 def _sane(loss: float, scale: float) -> bool:
     return math.isfinite(loss) and loss <= DIVERGENCE_FACTOR * scale
-
-
-def _copy_into(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
-    with torch.no_grad():
-        for target, source in zip(targets, sources):
-            target.copy_(source)
 
 
 class Learner(ABC):
@@ -76,11 +66,15 @@ class Learner(ABC):
         self.inner_lr = config.inner_lr
         self.meta_lr = config.meta_lr
         self.first_loss: float | None = None  # the untrained model's (unadapted) loss: the scale of "sane"
-        self._before_last_step: tuple[list[torch.Tensor], int] | None = None
-        self.tensors: dict[str, torch.Tensor] = self.init_tensors(torch.Generator().manual_seed(config.seed))
+        self._before_last_step: tuple[torch.Tensor, int] | None = None
+        tensors = self.init_tensors(torch.Generator().manual_seed(config.seed))
+        # Every trainable tensor is a view of one flat buffer: the optimiser, the finite
+        # checks and the undo each touch one tensor per step, not one per layer.
+        self._flat, views = flat_parameters(list(tensors.values()))
+        self.tensors: dict[str, torch.Tensor] = dict(zip(tensors, views))
         # beta2 = 0.99: a shorter memory of squared gradients than Adam's default suits
         # the short cosine-decayed schedules used here (measured over 5 seeds, README).
-        self.optimizer = Adam(list(self.tensors.values()), lr=config.meta_lr, betas=(0.9, 0.99))
+        self.optimizer = Adam(self._flat, lr=config.meta_lr, betas=(0.9, 0.99))
 
     @property
     def kind(self) -> str:
@@ -132,7 +126,8 @@ class Learner(ABC):
         or if a gradient or an updated parameter is non-finite (then no step is taken).
         """
         params = list(self.tensors.values())
-        self.optimizer.zero_grad()
+        for p in params:
+            p.grad = None
         loss, metrics = self.training_loss(batch)
         value = metrics["loss"]
         # The loss before adaptation speaks for the parameters themselves; the loss after
@@ -154,14 +149,14 @@ class Learner(ABC):
                 self._undo_last_step()  # the previous step overshot into these parameters
             raise DivergedError(failed, what, self.inner_lr, self.meta_lr, self.iteration)
         loss.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        if not _all_finite(grads):
+        grad = flat_gradient(params)
+        if not torch.isfinite(grad).all():
             raise DivergedError(self.iteration + 1, "a gradient became non-finite", self.inner_lr, self.meta_lr,
                                 self.iteration)
-        backup = [p.detach().clone() for p in params]
-        self.optimizer.step()
-        if not _all_finite([p.detach() for p in params]):
-            _copy_into(params, backup)
+        backup = self._flat.clone()
+        self.optimizer.step(grad)
+        if not torch.isfinite(self._flat).all():
+            self._restore(backup)
             raise DivergedError(self.iteration + 1, "a parameter became non-finite", self.inner_lr, self.meta_lr,
                                 self.iteration)
         self._before_last_step = (backup, self.iteration)
@@ -174,9 +169,13 @@ class Learner(ABC):
         """Back to the parameters before the previous optimiser step (once)."""
         if self._before_last_step is not None:
             backup, iteration = self._before_last_step
-            _copy_into(list(self.tensors.values()), backup)
+            self._restore(backup)
             self.iteration = iteration
             self._before_last_step = None
+
+    def _restore(self, backup: torch.Tensor) -> None:
+        with torch.no_grad():
+            self._flat.copy_(backup)
 
     def parameters_snapshot(self) -> dict[str, torch.Tensor]:
         """Detached CPU copies of the trainable tensors (safe to hand to another thread)."""

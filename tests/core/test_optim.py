@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from metaviz.optim import Adam
+from metaviz.optim import Adam, flat_gradient, flat_parameters
 
 
 def _problem(seed=0):
@@ -16,9 +16,9 @@ def _problem(seed=0):
 
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.9, 0.99)])
 def test_matches_torch_adam_over_many_steps_with_changing_rate(betas):
-    ours = [t.clone().requires_grad_() for t in _problem()]
+    flat, ours = flat_parameters(_problem())
     theirs = [t.clone().requires_grad_() for t in _problem()]
-    mine = Adam(ours, lr=1e-2, betas=betas)
+    mine = Adam(flat, lr=1e-2, betas=betas)
     reference = torch.optim.Adam(theirs, lr=1e-2, betas=betas, foreach=False)
     g = torch.Generator().manual_seed(1)
     for step in range(50):
@@ -28,26 +28,33 @@ def test_matches_torch_adam_over_many_steps_with_changing_rate(betas):
         if step == 20:  # a rate changed between steps applies to the next one
             mine.lr = 3e-3
             reference.param_groups[0]["lr"] = 3e-3
-        mine.step()
+        mine.step(flat_gradient(ours))
         reference.step()
-    for p, q in zip(ours, theirs):
+    for p, q in zip(ours, theirs):  # the views see every update of the flat buffer
         assert torch.allclose(p, q, rtol=1e-12, atol=1e-14)
 
 
+def test_flat_views_are_leaves_in_the_original_shapes_and_a_missing_grad_is_zero():
+    tensors = _problem()
+    flat, views = flat_parameters(tensors)
+    assert flat.shape == (sum(t.numel() for t in tensors),)
+    assert all(v.is_leaf and v.requires_grad and v.shape == t.shape for v, t in zip(views, tensors))
+    assert all(torch.equal(v, t) for v, t in zip(views, tensors))
+    views[0].grad = torch.ones_like(views[0])
+    grad = flat_gradient(views)
+    assert grad[: views[0].numel()].eq(1).all() and grad[views[0].numel():].eq(0).all()
+
+
 def test_state_round_trips_and_mismatches_are_refused():
-    params = [t.clone().requires_grad_() for t in _problem()]
-    mine = Adam(params, lr=0.1)
-    for p in params:
-        p.grad = torch.ones_like(p)
-    mine.step()
+    flat, views = flat_parameters(_problem())
+    mine = Adam(flat, lr=0.1)
+    mine.step(torch.ones_like(flat))
     state = mine.state_dict()
-    twin = Adam([t.clone().requires_grad_() for t in _problem()], lr=0.5)
+    twin = Adam(flat_parameters(_problem())[0], lr=0.5)
     twin.load_state_dict(state)
-    assert twin.steps == 1 and twin.lr == 0.1
-    assert all(torch.equal(a, b) for a, b in zip(twin.exp_avg_sq, mine.exp_avg_sq))
-    bad = dict(state, exp_avg=state["exp_avg"][:2])
+    assert twin.steps == 1 and twin.lr == 0.1 and torch.equal(twin.exp_avg_sq, mine.exp_avg_sq)
     with pytest.raises(ValueError, match="does not match"):
-        twin.load_state_dict(bad)
+        twin.load_state_dict(dict(state, exp_avg=state["exp_avg"][:5]))
     with pytest.raises(ValueError, match="malformed"):
         twin.load_state_dict({"steps": 1})
 
