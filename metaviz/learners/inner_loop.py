@@ -30,7 +30,7 @@ def sgd_steps(
         # fused op: fewer nodes for the second-order backward to walk.
         loss = F.mse_loss(forward(fast, x), y, reduction="sum") / points
         grads = torch.autograd.grad(loss, fast, create_graph=create_graph)
-        fast = [w - lr * g for w, g in zip(fast, grads)]
+        fast = [torch.add(w, g, alpha=-lr) for w, g in zip(fast, grads)]  # w - lr g, one op
         yield fast, loss
 
 
