@@ -23,7 +23,7 @@ import torch
 
 from .config import TaskConfig
 from .learners.base import DIVERGENCE_FACTOR, Learner
-from .nets import per_task_mse
+from .nets import trajectory_mse
 from .tasks import SinusoidFamily, make_generator
 
 EVAL_SEED = 20_170_703  # the evaluation stream; training seeds are small integers
@@ -133,7 +133,7 @@ def evaluate(
         x_support = family.sample_x(num_tasks, k, support_gen)
         y_support = family.observe(amplitude, phase, x_support, support_gen)
         predictions = learner.adapt_trajectory(x_support, y_support, x_query, steps, lr)
-        mse = torch.stack([per_task_mse(p, y_query) for p in predictions], dim=1)  # [n, steps+1]
+        mse = trajectory_mse(predictions, y_query)  # [n, steps+1]
         curves[k] = summarise(mse, k, diverged_mask(mse, y_query.pow(2).mean(dim=(1, 2))))
         if progress is not None:
             progress(done, len(shots))

@@ -73,3 +73,8 @@ def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
 def per_task_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each task: [T, N, 1] x [T, N, 1] -> [T]."""
     return (prediction - target).pow(2).mean(dim=(1, 2))
+
+
+def trajectory_mse(predictions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE of each task after each step: predictions [S, T, N, 1], target [T, N, 1] -> [T, S]."""
+    return (predictions - target).pow(2).mean(dim=(2, 3)).T

@@ -19,7 +19,7 @@ import torch
 
 from .evaluation import summarise
 from .learners.base import DivergedError, Learner
-from .nets import per_task_mse
+from .nets import trajectory_mse
 from .tasks import TaskBatch, make_generator
 
 VALIDATION_SEED_OFFSET = 1_000_003  # the validation tasks never overlap the training stream
@@ -184,7 +184,7 @@ class Trainer:
         predictions = self.learner.adapt_trajectory(
             batch.x_support, batch.y_support, batch.x_query, VALIDATION_STEPS
         )
-        mse = torch.stack([per_task_mse(p, batch.y_query) for p in predictions], dim=1)
+        mse = trajectory_mse(predictions, batch.y_query)
         point = ValidationPoint(self.learner.iteration, tuple(summarise(mse, batch.x_support.shape[1]).mean))
         self.validations.append(point)
         return point

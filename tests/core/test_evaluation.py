@@ -78,3 +78,12 @@ def test_the_same_seed_gives_the_same_numbers_and_bad_arguments_fail():
         evaluate(learner, steps=-1)
     with pytest.raises(ValueError, match="shots"):
         evaluate(learner, shots=(0,))
+
+
+def test_trajectory_mse_is_the_per_task_mse_of_every_step():
+    from metaviz.nets import per_task_mse, trajectory_mse
+
+    g = torch.Generator().manual_seed(0)
+    predictions, target = torch.randn(4, 3, 7, 1, generator=g), torch.randn(3, 7, 1, generator=g)
+    expected = torch.stack([per_task_mse(p, target) for p in predictions], dim=1)
+    assert torch.allclose(trajectory_mse(predictions, target), expected)
