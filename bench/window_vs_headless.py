@@ -23,14 +23,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def headless(config) -> float:
     import torch
 
-    from metaviz.learners.base import make_learner
-    from metaviz.training import TrainControl, Trainer
+    from metaviz.jobs import TrainControl, drain
+    from metaviz.jobs.training import Trainer, training_job
+    from metaviz.learners import make_learner
 
     torch.set_num_threads(1)
     trainer = Trainer(make_learner(config))
     started = time.perf_counter()
-    for _ in trainer.run(TrainControl(config.inner_lr, config.meta_lr), params_interval=1 / 30):
-        pass
+    # The same job and parameter copies the window's runner drives.
+    drain(training_job(trainer, TrainControl(config.inner_lr, config.meta_lr), with_params=True))
     return config.iterations / (time.perf_counter() - started)
 
 
@@ -43,12 +44,12 @@ def in_window(config) -> float:
     make_app()
     with tempfile.TemporaryDirectory() as folder:
         window = make_window(Preferences(Path(folder) / "prefs.ini"), config)
-        window.controls.adapt_steps.setValue(5)  # a busy plot: a ramp of 5 steps to redraw
+        window.model.set_adaptation(steps=5)  # a busy plot: a ramp of 5 steps to redraw
         window.show()
         loop = QEventLoop()
         window.stateChanged.connect(lambda state: loop.quit() if state != "training" else None)
         started = time.perf_counter()
-        window.start()
+        window.model.start()
         loop.exec()
         seconds = time.perf_counter() - started
         state = window.state
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating measurements; best of each")
     args = parser.parse_args()
-    from metaviz.config import default_config
+    from metaviz.learners import default_config
 
     config = default_config("maml", iterations=args.iterations, eval_every=100)
     head, window = [], []

@@ -1,6 +1,11 @@
-"""metaviz: see meta-learning happen on sinusoid regression tasks."""
+"""metaviz: see meta-learning happen on few-shot regression tasks.
 
-__version__ = "0.1.0"
+The public API: :func:`load_learner` (a ready learner from a checkpoint, loading the
+plugins it was saved with when they are present) and the learner's
+``adapt_trajectory(x_support, y_support, x_query, steps, lr=None)``.
+"""
+
+__version__ = "0.2.0"
 
 
 def load_learner(path, kind=None):

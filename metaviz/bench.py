@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import torch
 
-from .config import default_config
-from .learners.base import make_learner
+from .learners import default_config, make_learner
 from .reference import build_module, maml_loss_loop, module_params_from_flat
-from .tasks import make_generator
+from .streams import make_generator
 
 
 def _rate(step: Callable[[], None], seconds: float) -> float:

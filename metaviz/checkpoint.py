@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import TrainConfig
-from .learners.base import Learner, make_learner
-from .training import Trainer
+from .files import WriteError, write_atomic
+from .jobs.training import Trainer
+from .learners import Learner, make_learner
+from .plugins import load_plugin_file, plugin_files
+from .registry import UnknownNameError
 
 FORMAT = "metaviz-checkpoint"
 VERSION = 1
@@ -28,37 +30,22 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | os.PathLike, trainer: Trainer) -> Path:
-    """Write ``trainer`` (and its learner) to ``path`` atomically: a temporary file in
-    the same folder, then a rename, so a crash never leaves half a checkpoint."""
-    path = Path(path)
+    """Write ``trainer`` (and its learner) to ``path`` atomically (:mod:`metaviz.files`):
+    a crash never leaves half a checkpoint. Raises :class:`CheckpointError`."""
     learner = trainer.learner
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "kind": learner.kind,
         "config": learner.config.to_dict(),
+        "plugins": plugin_files(learner.kind, learner.config.task.family),
         "learner": learner.state_dict(),
         "trainer": trainer.state_dict(),
     }
-    if not path.parent.is_dir():
-        raise CheckpointError(f"cannot write {path}: folder {path.parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return write_atomic(path, lambda handle: torch.save(payload, handle))
+    except WriteError as exc:
+        raise CheckpointError(str(exc)) from exc
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -108,7 +95,7 @@ def load_trainer(path: str | os.PathLike, kind: str | None = None) -> Trainer:
     config: TrainConfig = payload["config"]
     if kind is not None and config.learner != kind:
         raise CheckpointError(f"{path}: holds a {config.learner} learner, expected {kind}")
-    learner = make_learner(config)
+    learner = _build(path, config, payload.get("plugins"))
     trainer = Trainer(learner)
     try:
         learner.load_state_dict(payload["learner"])
@@ -121,3 +108,27 @@ def load_trainer(path: str | os.PathLike, kind: str | None = None) -> Trainer:
 def load_learner(path: str | os.PathLike, kind: str | None = None) -> Learner:
     """A ready learner from a checkpoint (see :func:`load_trainer`)."""
     return load_trainer(path, kind).learner
+
+
+def _build(path: Path, config: TrainConfig, plugins: Any):
+    """A fresh learner for ``config``; an unknown learner or family first loads the
+    plugin files the checkpoint names (when they exist), else says what is missing."""
+    try:
+        return make_learner(config)
+    except UnknownNameError:
+        pass
+    files = [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
+    for file in files:
+        if Path(file).is_file():
+            try:
+                load_plugin_file(file)
+            except ValueError as exc:
+                raise CheckpointError(f"{path}: needs the plugin {file}, which failed: {exc}") from exc
+    try:
+        return make_learner(config)
+    except UnknownNameError as exc:
+        hint = f" (it was saved with the plugin {', '.join(files)})" if files else ""
+        raise CheckpointError(
+            f"{path}: holds a {config.learner!r} learner on the {config.task.family!r} family, which this "
+            f"metaviz does not know{hint}: load its plugin with --plugin FILE or METAVIZ_PLUGINS ({exc})"
+        ) from None

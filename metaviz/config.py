@@ -11,7 +11,24 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-LEARNER_KINDS = ("maml", "fomaml", "multitask", "pretrained")
+# Bounds on everything a user can type: no setting may build an absurd model, hang a
+# loop or overflow a float32 (issue: a seed of 1e30 or a width of 100,000 must be refused).
+MAX_MAGNITUDE = 1e4  # ranges, noise
+MAX_RATE = 100.0
+MAX_SEED = 2**31 - 1
+MAX_WIDTH = 1024
+MAX_DEPTH = 8
+LIMITS = {  # integer settings: (minimum, maximum)
+    "iterations": (1, 10_000_000),
+    "seed": (0, MAX_SEED),
+    "inner_steps": (1, 100),
+    "meta_batch": (1, 10_000),
+    "shots": (1, 1000),
+    "query": (1, 1000),
+    "pool_size": (1, 100_000),
+    "eval_every": (1, 10_000_000),
+    "eval_tasks": (2, 10_000),
+}
 
 
 def _check_finite(name: str, value: Any) -> float:
@@ -29,39 +46,100 @@ def _check_positive(name: str, value: Any) -> float:
     return value
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def _check_int(name: str, value: Any, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be between {minimum} and {maximum:,}, got {value:,}")
+    return value
+
+
+def _check_rate(name: str, value: Any) -> float:
+    value = _check_positive(name, value)
+    if value > MAX_RATE:
+        raise ValueError(f"{name} must be <= {MAX_RATE:g}, got {value:g}")
     return value
 
 
 def _check_range(name: str, low: Any, high: Any) -> None:
-    low = _check_finite(f"{name}_min", low)
-    high = _check_finite(f"{name}_max", high)
+    low = _check_finite(f"{name} range low", low)
+    high = _check_finite(f"{name} range high", high)
+    if max(abs(low), abs(high)) > MAX_MAGNITUDE:
+        raise ValueError(f"{name} range must lie within +-{MAX_MAGNITUDE:g}, got [{low:g}, {high:g}]")
     if not low < high:
         raise ValueError(f"{name} range is empty or reversed: [{low}, {high}]")
 
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """The sinusoid family y = A sin(x - phase) (+ noise), Finn et al. 2017, section 5.1."""
+    """Which task family, its ranges and its label noise.
 
-    amp_min: float = 0.1
-    amp_max: float = 5.0
-    phase_min: float = 0.0
-    phase_max: float = math.pi
-    x_min: float = -5.0
-    x_max: float = 5.0
+    ``ranges`` holds (parameter, low, high) triples that override the family's declared
+    defaults (``x`` is the input range); a family fills in the rest when built
+    (:func:`metaviz.tasks.make_family`), so a learner's settings always list every range.
+    The family name is checked there too: this module imports no family.
+    """
+
+    family: str = "sinusoid"
+    ranges: tuple[tuple[str, float, float], ...] = ()
     noise_std: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_range("amp", self.amp_min, self.amp_max)
-        _check_range("phase", self.phase_min, self.phase_max)
-        _check_range("x", self.x_min, self.x_max)
-        if _check_finite("noise_std", self.noise_std) < 0:
-            raise ValueError(f"noise_std must be >= 0, got {self.noise_std}")
+        if not isinstance(self.family, str) or not self.family.isidentifier():
+            raise ValueError(f"family must be a name, got {self.family!r}")
+        if not isinstance(self.ranges, tuple):
+            raise ValueError("ranges must be a tuple of (name, low, high)")
+        seen = set()
+        for entry in self.ranges:
+            if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)):
+                raise ValueError(f"a range must be (name, low, high), got {entry!r}")
+            name, low, high = entry
+            if name in seen:
+                raise ValueError(f"range {name!r} is given twice")
+            seen.add(name)
+            _check_range(name, low, high)
+        noise = _check_finite("noise_std", self.noise_std)
+        if not 0 <= noise <= MAX_MAGNITUDE:
+            raise ValueError(f"noise_std must be in [0, {MAX_MAGNITUDE:g}], got {self.noise_std}")
+
+    def range(self, name: str) -> tuple[float, float] | None:
+        """The override for ``name``, or None (then the family's default applies)."""
+        for entry, low, high in self.ranges:
+            if entry == name:
+                return low, high
+        return None
+
+    def with_range(self, name: str, low: float, high: float) -> TaskConfig:
+        kept = tuple(entry for entry in self.ranges if entry[0] != name)
+        return replace(self, ranges=(*kept, (name, float(low), float(high))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "ranges": {name: [low, high] for name, low, high in self.ranges},
+                "noise_std": self.noise_std}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TaskConfig:
+        """Inverse of :meth:`to_dict`. Also reads the first version's flat sinusoid fields
+        (``amp_min``, ``phase_max``, ``x_min``, ...), so older checkpoints still load."""
+        if not isinstance(data, dict):
+            raise ValueError("task must be a mapping")
+        data = dict(data)
+        ranges = data.pop("ranges", {})
+        if not isinstance(ranges, dict):
+            raise ValueError("task ranges must be a mapping of name to [low, high]")
+        for legacy in ("amp", "phase", "x"):
+            if f"{legacy}_min" in data or f"{legacy}_max" in data:
+                ranges[legacy] = [data.pop(f"{legacy}_min", None), data.pop(f"{legacy}_max", None)]
+        unknown = sorted(set(data) - {"family", "noise_std"})
+        if unknown:
+            raise ValueError(f"unknown task setting(s): {', '.join(map(str, unknown))}")
+        triples = []
+        for name, bounds in ranges.items():
+            if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+                raise ValueError(f"range {name!r} must be [low, high], got {bounds!r}")
+            triples.append((str(name), *bounds))
+        return cls(family=data.get("family", "sinusoid"), ranges=tuple(triples),
+                   noise_std=data.get("noise_std", 0.0))
 
 
 @dataclass(frozen=True)
@@ -71,7 +149,7 @@ class TrainConfig:
     ``inner_lr`` is alpha (MAML's inner SGD step and the default test-time rate),
     ``meta_lr`` is beta (Adam). The meta lr follows a cosine decay from ``meta_lr``
     to ``meta_lr * final_lr_fraction`` over ``iterations``; both rates may be changed
-    between meta-steps (see :mod:`metaviz.training`).
+    between meta-steps (see :mod:`metaviz.jobs.training`).
     """
 
     learner: str = "maml"
@@ -91,44 +169,38 @@ class TrainConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
 
     def __post_init__(self) -> None:
-        if self.learner not in LEARNER_KINDS:
-            raise ValueError(f"learner must be one of {', '.join(LEARNER_KINDS)}, got {self.learner!r}")
-        _check_int("iterations", self.iterations, 1)
-        _check_int("seed", self.seed, 0)
-        _check_positive("inner_lr", self.inner_lr)
-        _check_positive("meta_lr", self.meta_lr)
+        # The learner's name is checked where a learner is built (metaviz.learners):
+        # the registry imports this module, so this module cannot import the registry.
+        if not isinstance(self.learner, str) or not self.learner.isidentifier():
+            raise ValueError(f"learner must be a name, got {self.learner!r}")
+        for name, (low, high) in LIMITS.items():
+            _check_int(name, getattr(self, name), low, high)
+        _check_rate("inner_lr", self.inner_lr)
+        _check_rate("meta_lr", self.meta_lr)
         fraction = _check_positive("final_lr_fraction", self.final_lr_fraction)
         if fraction > 1:
             raise ValueError(f"final_lr_fraction must be <= 1, got {fraction}")
-        _check_int("inner_steps", self.inner_steps, 1)
-        _check_int("meta_batch", self.meta_batch, 1)
-        _check_int("shots", self.shots, 1)
-        _check_int("query", self.query, 1)
-        _check_int("pool_size", self.pool_size, 1)
-        _check_int("eval_every", self.eval_every, 1)
-        _check_int("eval_tasks", self.eval_tasks, 1)
-        if not isinstance(self.hidden, tuple) or not self.hidden:
-            raise ValueError(f"hidden must be a non-empty tuple of layer widths, got {self.hidden!r}")
+        if not isinstance(self.hidden, tuple) or not 1 <= len(self.hidden) <= MAX_DEPTH:
+            raise ValueError(f"hidden must hold 1 to {MAX_DEPTH} layer widths, got {self.hidden!r}")
         for width in self.hidden:
-            _check_int("hidden", width, 1)
+            _check_int("hidden layer width", width, 1, MAX_WIDTH)
         if not isinstance(self.task, TaskConfig):
             raise ValueError("task must be a TaskConfig")
 
-    @property
-    def first_order(self) -> bool:
-        return self.learner == "fomaml"
-
     def with_changes(self, **changes: Any) -> TrainConfig:
-        """A validated copy with ``changes`` applied (task fields may be given flat)."""
-        task_names = {f.name for f in fields(TaskConfig)}
-        task_changes = {k: changes.pop(k) for k in list(changes) if k in task_names}
-        task = replace(self.task, **task_changes) if task_changes else self.task
+        """A validated copy with ``changes`` applied (``family`` and ``noise_std`` may be given flat)."""
+        base = changes.pop("task", self.task)  # a whole TaskConfig may be given too
+        task_changes = {k: changes.pop(k) for k in ("family", "noise_std") if k in changes}
+        task = replace(base, **task_changes) if task_changes else base
+        if "family" in task_changes and task_changes["family"] != base.family:
+            task = replace(task, ranges=())  # another family's ranges mean nothing to this one
         return replace(self, task=task, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe values (tuples become lists)."""
         data = asdict(self)
         data["hidden"] = list(self.hidden)
+        data["task"] = self.task.to_dict()
         return data
 
     @classmethod
@@ -141,39 +213,13 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(map(str, unknown))}")
-        task = data.pop("task", {})
-        if not isinstance(task, dict):
-            raise ValueError("task must be a mapping")
-        task_known = {f.name for f in fields(TaskConfig)}
-        task_unknown = sorted(set(task) - task_known)
-        if task_unknown:
-            raise ValueError(f"unknown task setting(s): {', '.join(map(str, task_unknown))}")
+        task = TaskConfig.from_dict(data.pop("task", {}))
         if "hidden" in data:
             hidden = data["hidden"]
             if not isinstance(hidden, (list, tuple)):
                 raise ValueError(f"hidden must be a list of layer widths, got {hidden!r}")
             data["hidden"] = tuple(hidden)
         try:
-            return cls(task=TaskConfig(**task), **data)
+            return cls(task=task, **data)
         except TypeError as exc:  # e.g. a missing positional in a hand-edited file
             raise ValueError(str(exc)) from exc
-
-
-def default_config(learner: str = "maml", **changes: Any) -> TrainConfig:
-    """The defaults for ``learner``: the paper's setup plus the budget that reproduces it."""
-    if learner not in LEARNER_KINDS:
-        raise ValueError(f"learner must be one of {', '.join(LEARNER_KINDS)}, got {learner!r}")
-    base = TrainConfig(learner=learner, **LEARNER_DEFAULTS[learner])
-    return base.with_changes(**changes) if changes else base
-
-
-# Per-learner budgets and peak meta lr, measured to reach PROTOCOL.md's targets
-# (README, "Benchmarks"). The paper's beta = 1e-3 held constant needs ~70,000
-# iterations; a 10x higher peak decayed by a cosine gets there in 8,500 (~14 s).
-# The multi-task model sees every pool task in every step (meta_batch = pool_size).
-LEARNER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "maml": {},
-    "fomaml": {},
-    "multitask": {"iterations": 4000, "meta_batch": 200, "pool_size": 200},
-    "pretrained": {"iterations": 3000, "meta_lr": 3e-3},
-}

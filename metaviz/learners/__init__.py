@@ -1,5 +1,15 @@
-"""The learners, one module each, behind the contract in :mod:`.base`."""
+"""The learners: the contract (:mod:`.base`), the declarations (:mod:`.registry`) and
+one module per learner, each listing what it adds in its ``LEARNERS`` tuple."""
 
-from .base import LEARNERS, DivergedError, Learner, make_learner
+from .base import DivergedError, Learner
+from .registry import (
+    LEARNER_REGISTRY,
+    LearnerSpec,
+    default_config,
+    learner_names,
+    learner_spec,
+    make_learner,
+)
 
-__all__ = ["LEARNERS", "DivergedError", "Learner", "make_learner"]
+__all__ = ["LEARNER_REGISTRY", "DivergedError", "Learner", "LearnerSpec", "default_config", "learner_names",
+           "learner_spec", "make_learner"]

@@ -12,6 +12,7 @@ and trains with ``learner.meta_train_step(learner.sample_batch(generator))``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from typing import Any
@@ -20,7 +21,8 @@ import torch
 
 from ..config import TrainConfig
 from ..optim import Adam, flat_gradient, flat_parameters
-from ..tasks import SinusoidFamily, TaskBatch
+from ..streams import Stream, stream
+from ..tasks import TaskBatch, make_family
 
 # A loss this many times above the loss of predicting zero (and above the loss before
 # adaptation, and the first loss of the run) is a blow-up, not slow learning. The same
@@ -60,14 +62,15 @@ class Learner(ABC):
     """
 
     def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-        self.family = SinusoidFamily(config.task)
+        self.family = make_family(config.task)
+        # The family writes out every range, so the settings (and checkpoints) list them all.
+        self.config = dataclasses.replace(config, task=self.family.config)
         self.iteration = 0
         self.inner_lr = config.inner_lr
         self.meta_lr = config.meta_lr
         self.first_loss: float | None = None  # the untrained model's (unadapted) loss: the scale of "sane"
         self._before_last_step: tuple[torch.Tensor, int] | None = None
-        tensors = self.init_tensors(torch.Generator().manual_seed(config.seed))
+        tensors = self.init_tensors(stream(Stream.PARAMETER_INIT, config.seed))
         # Every trainable tensor is a view of one flat buffer: the optimiser, the finite
         # checks and the undo each touch one tensor per step, not one per layer.
         self._flat, views = flat_parameters(list(tensors.values()))
@@ -178,8 +181,14 @@ class Learner(ABC):
             self._flat.copy_(backup)
 
     def parameters_snapshot(self) -> dict[str, torch.Tensor]:
-        """Detached CPU copies of the trainable tensors (safe to hand to another thread)."""
-        return {name: t.detach().clone() for name, t in self.tensors.items()}
+        """Detached CPU copies of the trainable tensors (safe to hand to another thread):
+        views of one copy of the flat buffer, so a snapshot costs one copy (a few us)."""
+        copy = self._flat.detach().clone()
+        snapshot, offset = {}, 0
+        for name, t in self.tensors.items():
+            snapshot[name] = copy[offset:offset + t.numel()].view(t.shape)
+            offset += t.numel()
+        return snapshot
 
     def state_dict(self) -> dict[str, Any]:
         """Plain values and tensors only, loadable with ``torch.load(weights_only=True)``."""
@@ -216,24 +225,3 @@ class Learner(ABC):
         self.first_loss = None if first_loss is None else float(first_loss)
         self._before_last_step = None
         self.set_rates(state.get("inner_lr", self.inner_lr), state.get("meta_lr", self.meta_lr))
-
-
-LEARNERS: dict[str, type[Learner]] = {}
-
-
-def register(*kinds: str):
-    """Class decorator: make a learner constructible by name (CLI, window, checkpoints)."""
-
-    def decorate(cls: type[Learner]) -> type[Learner]:
-        for kind in kinds:
-            LEARNERS[kind] = cls
-        return cls
-
-    return decorate
-
-
-def make_learner(config: TrainConfig) -> Learner:
-    """A freshly initialised learner of ``config.learner``, seeded by ``config.seed``."""
-    from . import maml, multitask, pretrained  # noqa: F401  (registration side effect)
-
-    return LEARNERS[config.learner](config)

@@ -12,15 +12,13 @@ import math
 import torch
 
 from ..nets import expand_for_tasks, features, init_params, layer_sizes, param_names
-from ..tasks import TaskBatch, make_generator
-from .base import Learner, register
+from ..streams import Stream, stream
+from ..tasks import TaskBatch
+from .base import Learner
 from .head_prior import HeadPrior, head_trajectory, posterior_head
-
-# The pool is drawn from its own stream, seeded apart from the batches.
-_POOL_SEED_OFFSET = 7_919
+from .registry import LearnerSpec
 
 
-@register("multitask")
 class MultiTask(Learner):
     """Trunk = the MLP without its output layer (1-40-40); heads [P, 41] (40 weights + bias)."""
 
@@ -32,9 +30,8 @@ class MultiTask(Learner):
         bound = 1.0 / math.sqrt(width)
         heads = (torch.rand((c.pool_size, width + 1), generator=generator) * 2 - 1) * bound
         tensors["heads"] = heads.requires_grad_()
-        self.pool_amplitude, self.pool_phase = self.family.sample_tasks(
-            c.pool_size, make_generator(c.seed + _POOL_SEED_OFFSET)
-        )
+        # The pool is drawn from its own stream, seeded apart from the batches.
+        self.pool = self.family.sample_tasks(c.pool_size, stream(Stream.MULTITASK_POOL, c.seed))  # [P, params]
         self._prior: HeadPrior | None = None
         return tensors
 
@@ -51,9 +48,7 @@ class MultiTask(Learner):
         """``meta_batch`` distinct pool tasks (all of them if the pool is smaller), fresh points."""
         c = self.config
         index = torch.randperm(c.pool_size, generator=generator)[: c.meta_batch]
-        return self.family.batch_for(
-            self.pool_amplitude[index], self.pool_phase[index], c.shots, c.query, generator, index
-        )
+        return self.family.batch_for(self.pool[index], c.shots, c.query, generator, index)
 
     def training_loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         x = torch.cat([batch.x_support, batch.x_query], dim=1)
@@ -76,13 +71,12 @@ class MultiTask(Learner):
         noise variance as the trunk's residual MSE on the pool tasks (a fixed grid
         of 100 points per task, so no RNG is involved)."""
         if self._prior is None:
-            c = self.config.task
-            grid = torch.linspace(c.x_min, c.x_max, 100).view(1, -1, 1).expand(self.config.pool_size, -1, -1)
+            grid = torch.linspace(*self.family.ranges["x"], 100).view(1, -1, 1).expand(self.config.pool_size, -1, -1)
             with torch.no_grad():
                 heads = self.tensors["heads"].detach()
                 prediction = self.features(grid) @ heads.unsqueeze(-1)
-                truth = self.family.truth(self.pool_amplitude, self.pool_phase, grid)
-                noise_var = (prediction - truth).pow(2).mean().item() + c.noise_std**2
+                truth = self.family.truth(self.pool, grid)
+                noise_var = (prediction - truth).pow(2).mean().item() + self.family.noise_std**2
             self._prior = HeadPrior.from_heads(heads, noise_var)
         return self._prior
 
@@ -105,3 +99,12 @@ class MultiTask(Learner):
     def default_adapt_lr(self, shots: int) -> float:
         # A multiplier on exact conjugate-gradient steps: 1 converges fastest.
         return 1.0
+
+
+LEARNERS = (
+    LearnerSpec("multitask", "multi-task", "#009E73", MultiTask, uses=frozenset({"pool_size", "adapt_lr"}),
+                # Every pool task in every step (meta_batch = pool_size).
+                defaults={"iterations": 4000, "meta_batch": 200, "pool_size": 200},
+                description="A shared trunk with one linear head per training task; a new task gets a new "
+                            "head fitted under the prior the training heads define (empirical Bayes)."),
+)

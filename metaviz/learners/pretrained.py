@@ -6,11 +6,10 @@ import torch
 
 from ..nets import expand_for_tasks, forward, per_task_mse
 from ..tasks import TaskBatch
-from .base import register
 from .network import NetworkLearner
+from .registry import LearnerSpec
 
 
-@register("pretrained")
 class Pretrained(NetworkLearner):
     """Minimises the MSE over points of random tasks, as a plain training loop would.
 
@@ -27,3 +26,11 @@ class Pretrained(NetworkLearner):
     def default_adapt_lr(self, shots: int) -> float:
         # The paper's tuned fine-tuning rates (PROTOCOL.md): 0.01 for K=5, 0.02 for K>=10.
         return 0.01 if shots <= 5 else 0.02
+
+
+LEARNERS = (
+    LearnerSpec("pretrained", "pretrained", "#D55E00", Pretrained, uses=frozenset({"adapt_lr"}),
+                defaults={"iterations": 3000, "meta_lr": 3e-3},
+                description="The naive baseline: one network regressed on all tasks (it learns the mean "
+                            "curve), fine-tuned by SGD on the support points."),
+)

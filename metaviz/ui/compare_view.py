@@ -14,13 +14,21 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..learners.base import Learner
-from .adaptation import AdaptationView, adapt_view
+from ..adaptation import AdaptationView, adapt_view
+from ..learners import Learner, learner_spec
+from ..task_history import TaskSample
 from .plots import TRUTH_PEN
-from .task_browser import TaskSample
 
 # Colour-blind-safe (Okabe-Ito), one per learner in the order they were added.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def _colour(learner: Learner, index: int) -> str:
+    """The learner's declared colour: one colour per learner in every view."""
+    try:
+        return learner_spec(learner.kind).colour
+    except ValueError:
+        return PALETTE[index % len(PALETTE)]
 
 
 def _fmt(value: float) -> str:
@@ -121,8 +129,8 @@ class CompareView(QWidget):
             self._overlay_text = pg.TextItem(color="#222222", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 200))
             item.addItem(self._overlay_text, ignoreBounds=True)
             self._overlay_curves = {
-                name: (item.plot(pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=1.2, style=Qt.PenStyle.DashLine)),
-                       item.plot(pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2.5), name=name))
+                name: (item.plot(pen=pg.mkPen(_colour(self.learners[name], i), width=1.2, style=Qt.PenStyle.DashLine)),
+                       item.plot(pen=pg.mkPen(_colour(self.learners[name], i), width=2.5), name=name))
                 for i, name in enumerate(names)
             }
         else:
@@ -135,7 +143,7 @@ class CompareView(QWidget):
                 else:  # linked axes: every pane shows the same window onto x and y
                     item.setXLink(first)
                     item.setYLink(first)
-                self._panes[name] = _Pane(item, name, PALETTE[i % len(PALETTE)])
+                self._panes[name] = _Pane(item, name, _colour(self.learners[name], i))
         self.redraw()
 
     def redraw(self) -> None:
@@ -146,8 +154,9 @@ class CompareView(QWidget):
             return
         self.views = {name: adapt_view(learner, self.sample, self.steps, None)
                       for name, learner in self.learners.items()}
-        task = next(iter(self.learners.values())).config.task
-        y_top = task.amp_max + 0.5
+        family = self.sample.family
+        x_min, x_max = family.ranges["x"]
+        y_top = family.y_bound() + 0.5
         if self.overlay.isChecked():
             any_view = next(iter(self.views.values()))
             self._overlay_truth.setData(any_view.x, any_view.truth)
@@ -158,11 +167,11 @@ class CompareView(QWidget):
                 post.setData(view.x, view.post)
             self._overlay_text.setText("\n".join(
                 f"{name}: MSE pre {_fmt(v.pre_mse)}  post {_fmt(v.post_mse)}" for name, v in self.views.items()))
-            self._overlay_text.setPos(task.x_max, y_top)
-            self._overlay_item.setRange(xRange=(task.x_min, task.x_max), yRange=(-y_top, y_top), padding=0)
+            self._overlay_text.setPos(x_max, y_top)
+            self._overlay_item.setRange(xRange=(x_min, x_max), yRange=(-y_top, y_top), padding=0)
         else:
             for name, pane in self._panes.items():
                 pane.draw(self.views[name], self.sample, y_top)
             if self._panes:
                 first = next(iter(self._panes.values())).item
-                first.setRange(xRange=(task.x_min, task.x_max), yRange=(-y_top, y_top), padding=0)
+                first.setRange(xRange=(x_min, x_max), yRange=(-y_top, y_top), padding=0)

@@ -1,5 +1,7 @@
 """The hands: a slider with a typed value beside it, and the training control panel.
 
+The learner and family selectors are filled from the registries (plugins included).
+
 Rates are log-scaled. Rate sliders track while dragging (they apply live); sliders
 that need a new model (learner, sizes, seed) only report on release, so a drag
 asks at most one "reset?" question.
@@ -20,15 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..config import TrainConfig
+from ..explorer import Explorer
+from ..learners.registry import LEARNER_REGISTRY, OPTIONAL_SETTINGS
+from ..tasks import FAMILY_REGISTRY
 
 SLIDER_TICKS = 1000
-LEARNER_LABELS = {
-    "maml": "MAML",
-    "fomaml": "First-order MAML",
-    "multitask": "Shared-feature multi-task",
-    "pretrained": "Pretrained (joint training)",
-}
 LIVE_TIP = "Applies live: the next meta-step uses it."
 RESET_TIP = "Needs a new model: changing it resets training (asks first if training has run)."
 
@@ -107,33 +105,41 @@ class LabeledSlider(QWidget):
 
 
 class ControlPanel(QWidget):
-    """Learner, rates, sizes, budget, seed and the test-time adaptation settings.
+    """Learner, rates, sizes, budget, seed and the test-time adaptation settings of an
+    :class:`~metaviz.explorer.Explorer`. Edits go to the model; the panel redraws when
+    the model changes. Only the controls the selected learner reads are enabled."""
 
-    Signals: ``ratesChanged(inner, meta)`` (live), ``modelChanged(field, value)`` (needs a
-    reset), ``budgetChanged(int)``, ``adaptationChanged()`` (test-time lr or steps).
-    """
-
-    ratesChanged = Signal(float, float)
-    modelChanged = Signal(str, object)
-    budgetChanged = Signal(int)
-    adaptationChanged = Signal()
-
-    def __init__(self, config: TrainConfig, parent: QWidget | None = None) -> None:
+    def __init__(self, model: Explorer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.model = model
+        config = model.config
         self.learner = QComboBox()
-        for kind, label in LEARNER_LABELS.items():
-            self.learner.addItem(label, kind)
-        self.learner.setToolTip(RESET_TIP)
-        self.inner_lr = LabeledSlider(1e-4, 10.0, config.inner_lr, log=True, tooltip="Inner lr (alpha). " + LIVE_TIP)
+        for spec in LEARNER_REGISTRY.items():
+            self.learner.addItem(spec.label, spec.name)
+            self.learner.setItemData(self.learner.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+        self.learner.setToolTip("The learner to train and show. Switching keeps the one you trained "
+                                "(see \"Learners in this session\").")
+        self.family = QComboBox()
+        for cls in FAMILY_REGISTRY.items():
+            self.family.addItem(cls.label, cls.name)
+            self.family.setItemData(self.family.count() - 1, cls.description, Qt.ItemDataRole.ToolTipRole)
+        self.family.setToolTip("The family of tasks to meta-train on and explore. " + RESET_TIP)
+        self.inner_lr = LabeledSlider(1e-4, 10.0, config.inner_lr, log=True,
+                                      tooltip="Inner lr \u03b1: the step size of the inner (per-task) SGD "
+                                              "steps during meta-training. " + LIVE_TIP)
         self.meta_lr = LabeledSlider(1e-5, 10.0, config.meta_lr, log=True, decimals=5,
-                                     tooltip="Meta lr (beta), peak of the cosine schedule. " + LIVE_TIP)
-        self.adapt_lr = LabeledSlider(1e-4, 2.0, config.inner_lr, log=True,
-                                      tooltip="Test-time adaptation lr used for the plotted task.")
-        self.adapt_steps = LabeledSlider(0, 20, 1, integer=True, tooltip="Test-time adaptation steps (k).")
+                                     tooltip="Meta lr \u03b2: the outer (Adam) step size, peak of the cosine "
+                                             "schedule. " + LIVE_TIP)
+        self.adapt_lr = LabeledSlider(1e-4, 2.0, model.adapt_lr, log=True,
+                                      tooltip="Test-time adaptation lr used for the plotted task "
+                                              "(multi-task model: a multiplier on exact steps).")
+        self.adapt_steps = LabeledSlider(0, 20, model.adapt_steps, integer=True,
+                                         tooltip="Test-time adaptation steps k drawn on the plot.")
         self.inner_steps = LabeledSlider(1, 10, config.inner_steps, integer=True, tracking=False,
                                          tooltip="Inner steps during meta-training. " + RESET_TIP)
         self.shots = LabeledSlider(1, 50, config.shots, integer=True, tracking=False,
-                                   tooltip="K support points per task. " + RESET_TIP)
+                                   tooltip="K: support points per task while training, and on the plotted task. "
+                                           + RESET_TIP)
         self.meta_batch = LabeledSlider(1, 500, config.meta_batch, integer=True, tracking=False,
                                         tooltip="Tasks per meta-step. " + RESET_TIP)
         self.budget = LabeledSlider(1, 100_000, config.iterations, integer=True, tracking=False,
@@ -141,28 +147,36 @@ class ControlPanel(QWidget):
         self.seed = LabeledSlider(0, 9999, config.seed, integer=True, tracking=False,
                                   tooltip="Seed of initialisation and task stream. " + RESET_TIP)
         form = QFormLayout(self)
-        for label, widget in (("Learner", self.learner), ("Inner lr \u03b1", self.inner_lr),
+        for label, widget in (("Learner", self.learner), ("Tasks", self.family), ("Inner lr \u03b1", self.inner_lr),
                               ("Meta lr \u03b2", self.meta_lr), ("Adapt lr", self.adapt_lr),
                               ("Adapt steps", self.adapt_steps), ("Train inner steps", self.inner_steps),
                               ("K shots", self.shots), ("Meta-batch", self.meta_batch),
                               ("Budget", self.budget), ("Seed", self.seed)):
             form.addRow(label, widget)
-        self.set_config(config)
-        self.learner.currentIndexChanged.connect(
-            lambda _: self.modelChanged.emit("learner", self.learner.currentData()))
+        self.refresh()
+        self.learner.currentIndexChanged.connect(lambda _: model.switch_learner(self.learner.currentData()))
+        self.family.currentIndexChanged.connect(lambda _: self._change("family", self.family.currentData()))
         for slider in (self.inner_lr, self.meta_lr):
-            slider.valueChanged.connect(lambda _: self.ratesChanged.emit(self.inner_lr.value(), self.meta_lr.value()))
+            slider.valueChanged.connect(lambda _: model.set_rates(self.inner_lr.value(), self.meta_lr.value()))
         for name in ("inner_steps", "shots", "meta_batch", "seed"):
-            getattr(self, name).valueChanged.connect(lambda v, name=name: self.modelChanged.emit(name, int(v)))
-        self.budget.valueChanged.connect(lambda v: self.budgetChanged.emit(int(v)))
-        self.adapt_lr.valueChanged.connect(lambda _: self.adaptationChanged.emit())
-        self.adapt_steps.valueChanged.connect(lambda _: self.adaptationChanged.emit())
+            getattr(self, name).valueChanged.connect(lambda v, name=name: self._change(name, int(v)))
+        self.budget.valueChanged.connect(lambda v: model.set_budget(int(v)))
+        self.adapt_lr.valueChanged.connect(lambda v: model.set_adaptation(lr=v))
+        self.adapt_steps.valueChanged.connect(lambda v: model.set_adaptation(steps=int(v)))
+        model.events.model.connect(self.refresh)
+        model.events.settings.connect(self.refresh)
 
-    def set_config(self, config: TrainConfig) -> None:
-        """Show ``config`` without emitting any signal."""
-        self.learner.blockSignals(True)
-        self.learner.setCurrentIndex(self.learner.findData(config.learner))
-        self.learner.blockSignals(False)
+    def _change(self, name: str, value) -> None:
+        if not self.model.change_setting(name, value):
+            self.refresh()  # the user kept the model: show its settings again
+
+    def refresh(self) -> None:
+        """Show the model's settings without emitting anything."""
+        config, model = self.model.config, self.model
+        for combo, value in ((self.learner, config.learner), (self.family, config.task.family)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.blockSignals(False)
         self.inner_lr.setValue(config.inner_lr)
         self.meta_lr.setValue(config.meta_lr)
         self.inner_steps.setValue(config.inner_steps)
@@ -170,16 +184,8 @@ class ControlPanel(QWidget):
         self.meta_batch.setValue(config.meta_batch)
         self.budget.setValue(config.iterations)
         self.seed.setValue(config.seed)
-
-    def config_changes(self) -> dict:
-        """The TrainConfig fields this panel edits, as shown."""
-        return {
-            "learner": self.learner.currentData(),
-            "inner_lr": self.inner_lr.value(),
-            "meta_lr": self.meta_lr.value(),
-            "inner_steps": int(self.inner_steps.value()),
-            "shots": int(self.shots.value()),
-            "meta_batch": int(self.meta_batch.value()),
-            "iterations": int(self.budget.value()),
-            "seed": int(self.seed.value()),
-        }
+        self.adapt_lr.setValue(model.adapt_lr)
+        self.adapt_steps.setValue(model.adapt_steps)
+        uses = model.spec.uses
+        for name in OPTIONAL_SETTINGS & {"inner_lr", "inner_steps", "adapt_lr"}:
+            getattr(self, name).setEnabled(name in uses)

@@ -3,8 +3,6 @@ ranges (apart from training ranges: out-of-distribution probes)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,12 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..config import TaskConfig, default_config
-from ..evaluation import EVAL_SEED
-from ..learners.base import Learner
+from ..config import MAX_MAGNITUDE, TaskConfig
+from ..learners import Learner, default_config
+from ..streams import EVALUATION_SEED as EVAL_SEED
+from ..tasks import make_family
 
 SHOTS = (5, 10, 20)
-RANGES = (("amp", "amplitude"), ("phase", "phase"), ("x", "x"))
 
 
 def group(title: str, content) -> QGroupBox:
@@ -72,15 +70,12 @@ class ProtocolForm(QWidget):
         protocol.addRow("shots", shots)
         protocol.addRow("seed", self.seed)
         protocol.addRow(self.use_lr, self.lr)
-        ranges = QGridLayout()
+        # Built from the training family's declared parameters (rebuilt when it changes).
+        self.ranges = QGridLayout()
         self.range_boxes: dict[str, QDoubleSpinBox] = {}
-        for row, (key, label) in enumerate(RANGES):
-            ranges.addWidget(QLabel(label), row, 0)
-            for col, end in enumerate(("min", "max"), start=1):
-                box = QDoubleSpinBox(decimals=3, minimum=-100.0, maximum=100.0, singleStep=0.1)
-                self.range_boxes[f"{key}_{end}"] = box
-                ranges.addWidget(box, row, col)
-        ranges.addWidget(QPushButton("Reset to training ranges", clicked=self.reset_ranges), len(RANGES), 0, 1, 3)
+        self._family = None
+        self._reset = QPushButton("Reset to training ranges", clicked=self.reset_ranges)
+        ranges = self.ranges
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for title, content in (("Learners", self.learner_list), ("Protocol", protocol),
@@ -112,21 +107,44 @@ class ProtocolForm(QWidget):
         return self.lr.value() if self.use_lr.isChecked() else None
 
     def training_ranges(self) -> TaskConfig:
-        """The first learner's training task family (the paper's if there is none)."""
+        """The first learner's training task settings (the paper's if there is none)."""
         return next(iter(self.learners.values())).config.task if self.learners else default_config().task
 
+    def _build_ranges(self, family) -> None:
+        """One (min, max) row per range the family declares, plus x."""
+        while self.ranges.count():
+            widget = self.ranges.takeAt(0).widget()
+            if widget is not None and widget is not self._reset:
+                widget.deleteLater()
+        self.range_boxes = {}
+        labels = {p.name: p.label for p in family.parameters} | {"x": "x"}
+        for row, name in enumerate(family.ranges):
+            self.ranges.addWidget(QLabel(labels[name]), row, 0)
+            for col, end in enumerate(("min", "max"), start=1):
+                box = QDoubleSpinBox(decimals=3, minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE, singleStep=0.1)
+                self.range_boxes[f"{name}_{end}"] = box
+                self.ranges.addWidget(box, row, col)
+        self.ranges.addWidget(self._reset, len(family.ranges), 0, 1, 3)
+        self._family = family.name
+
     def reset_ranges(self) -> None:
-        task = self.training_ranges()
-        for name, box in self.range_boxes.items():
-            box.setValue(getattr(task, name))
+        family = make_family(self.training_ranges())
+        if family.name != self._family:
+            self._build_ranges(family)
+        for name, (low, high) in family.ranges.items():
+            self.range_boxes[f"{name}_min"].setValue(low)
+            self.range_boxes[f"{name}_max"].setValue(high)
 
     def probe(self, base: TaskConfig) -> TaskConfig | None:
         """``base`` with the ranges typed in, or None if they are its own (not a probe).
         Raises ValueError (naming the range) if a range is empty or reversed."""
-        changes = {}
-        for name, box in self.range_boxes.items():
+        family = make_family(base)
+        probe = base
+        for name, (low, high) in family.ranges.items():
+            typed = (self.range_boxes[f"{name}_min"].value(), self.range_boxes[f"{name}_max"].value())
             # A box shows 3 decimals (pi reads 3.142): a value it cannot tell from the
             # training one *is* the training one, or no evaluation would match the CLI's.
-            if abs(box.value() - getattr(base, name)) > 0.5 * 10 ** -box.decimals():
-                changes[name] = box.value()
-        return dataclasses.replace(base, **changes) if changes else None
+            tolerance = 0.5 * 10 ** -self.range_boxes[f"{name}_min"].decimals()
+            if abs(typed[0] - low) > tolerance or abs(typed[1] - high) > tolerance:
+                probe = probe.with_range(name, *typed)
+        return None if probe is base else probe

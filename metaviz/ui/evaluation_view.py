@@ -8,7 +8,6 @@ learners; only this GUI thread touches widgets.
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -29,12 +28,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..config import default_config
-from ..evaluation import EvaluationResult
-from ..learners.base import Learner
+from ..files import write_atomic
+from ..jobs import JobControl, Log, Progress, Result
+from ..jobs.evaluation import evaluation_job
+from ..jobs.reproduce import reproduce_job
+from ..learners import Learner, default_config, make_learner
+from ..protocol import EvaluationResult
+from ..report import curves_csv, markdown_report, table_rows
 from .evaluation_form import ProtocolForm, group
-from .evaluation_worker import EvaluationRunner
-from .figures import CSV_COLUMNS, EvaluationFigure, ExportError, curve_rows, markdown_report, table_rows
+from .figures import EvaluationFigure, ExportError
+from .runner import JobRunner
+
+
+def independent_copy(learner: Learner) -> Learner:
+    """A learner with the same settings and parameters sharing no tensor with ``learner``
+    (made in the GUI thread, then handed to the worker)."""
+    copy = make_learner(learner.config)
+    state = learner.state_dict()
+    state.pop("optimizer", None)  # evaluation never steps it; it would only alias tensors
+    copy.load_state_dict(state)
+    return copy
+
+
+def evaluate_all(learners: dict[str, Learner], tasks: dict, **protocol):
+    """One job evaluating several learners in turn (progress over all of them)."""
+    results = []
+    for index, (name, learner) in enumerate(learners.items()):
+        for event in evaluation_job(learner, task=tasks.get(name), name=name, **protocol):
+            if isinstance(event, Result):
+                results.append(event.value)
+            else:
+                yield Progress(index * event.total + event.done, len(learners) * event.total, event.text)
+    yield Result(results)
 
 
 def _check_target(path: Path) -> None:
@@ -50,7 +75,7 @@ class EvaluationView(QWidget):
 
     Signals: ``error_message(str)`` for every error shown; ``results_changed(list)``
     with the new :class:`EvaluationResult` list; ``reproduced(list)`` with the
-    :class:`~metaviz.reproduce.ReproducedRun` list (checkpoint paths) of a reproduction.
+    :class:`~metaviz.jobs.reproduce.ReproducedRun` list (checkpoint paths) of a reproduction.
     """
 
     error_message = Signal(str)
@@ -60,14 +85,10 @@ class EvaluationView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: list[EvaluationResult] = []
-        self.runner = EvaluationRunner(self)
+        self.runner = JobRunner("evaluation", self)
         self._out_dir: Path | None = None  # set while a reproduction runs
         self._started = 0.0
-        self.runner.progress.connect(self._on_progress)
-        self.runner.log.connect(self._log)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.cancelled.connect(lambda: self._end("cancelled: nothing shown, nothing written", ok=False))
-        self.runner.error.connect(self._on_error)
+        self._output = None  # the finished job's result
         self._build()
 
     # --- layout ---------------------------------------------------------------------
@@ -138,8 +159,9 @@ class EvaluationView(QWidget):
             tasks = {name: form.probe(self.learners[name].config.task) for name in names}
         except ValueError as exc:
             return self.show_error(f"Invalid evaluation ranges: {exc}")
-        self.runner.evaluate({n: self.learners[n] for n in names}, tasks, shots=shots, steps=form.steps.value(),
-                             num_tasks=form.tasks.value(), seed=form.seed.value(), lr=form.test_lr())
+        copies = {n: independent_copy(self.learners[n]) for n in names}
+        self._start(evaluate_all(copies, tasks, shots=shots, steps=form.steps.value(),
+                                 num_tasks=form.tasks.value(), seed=form.seed.value(), lr=form.test_lr()))
         self._begin(f"evaluating {len(names)} learner(s) on {form.tasks.value()} tasks")
         return True
 
@@ -154,10 +176,32 @@ class EvaluationView(QWidget):
             return self.show_error(f"Invalid evaluation ranges: {exc}")
         self._out_dir = Path(out_dir)
         self.log_view.clear()
-        self.runner.reproduce(self._out_dir, iterations=iterations, num_tasks=self.form.tasks.value(),
-                              eval_seed=self.form.seed.value(), task=task)
+        # The protocol's 600 tasks: the paper's numbers are measured on them, whatever this tab's count.
+        self._start(reproduce_job(self._out_dir, iterations=iterations, num_tasks=600,
+                                  eval_seed=self.form.seed.value(), task=task))
         self._begin(f"reproducing the paper into {out_dir}")
         return True
+
+    def _start(self, job) -> None:
+        self.runner.start(job, JobControl(), self._on_event, self._on_end)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self._on_progress(event.done, event.total)
+        elif isinstance(event, Log):
+            self._log(event.text)
+        elif isinstance(event, Result):
+            self._output = event.value
+
+    def _on_end(self, outcome: str, error) -> None:
+        if outcome == "finished":
+            self._on_finished(self._output)
+        elif outcome == "cancelled":
+            written = " (the log lists the files written: complete checkpoints, no table)" if self._out_dir else ""
+            self._end(f"cancelled: nothing shown{written}", ok=False)
+        else:
+            self._on_error(str(error) if isinstance(error, (OSError, ValueError))
+                           else f"{type(error).__name__}: {error}")
 
     def cancel(self) -> None:
         self.runner.cancel()
@@ -165,7 +209,7 @@ class EvaluationView(QWidget):
 
     def shutdown(self) -> None:
         """Cancel and join any running worker (call before the view goes away)."""
-        self.runner.shutdown()
+        self.runner.stop()
         self._set_running(False)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -245,16 +289,11 @@ class EvaluationView(QWidget):
 
     def export_csv(self, path) -> bool:
         """Columns learner, K, step, mean, ci95, median, diverged; one row per (learner, K, step)."""
-        def write(p: Path) -> None:
-            with open(p, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CSV_COLUMNS)
-                writer.writerows(curve_rows(self.results))
-        return self._export(path, write)
+        return self._export(path, lambda p: write_atomic(p, curves_csv(self.results)))
 
     def export_markdown(self, path) -> bool:
         """The protocol, then our rows and the published ones (:func:`format_markdown`)."""
-        return self._export(path, lambda p: p.write_text(markdown_report(self.results), encoding="utf-8"))
+        return self._export(path, lambda p: write_atomic(p, markdown_report(self.results)))
 
     def _export(self, path, write) -> bool:
         path = Path(path)

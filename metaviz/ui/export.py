@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +18,9 @@ from pathlib import Path
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
-from ..training import ValidationPoint
-from .adaptation import AdaptationView
+from ..adaptation import AdaptationView
+from ..files import write_atomic
+from ..jobs.training import ValidationPoint
 
 # The module, not the class of the same name that pyqtgraph.exporters re-exports.
 _svg = importlib.import_module("pyqtgraph.exporters.SVGExporter")
@@ -59,18 +61,27 @@ _patch_svg_exporter()
 
 def _write_bytes(path: Path, data: bytes) -> None:
     try:
-        Path(path).write_bytes(data)
+        write_atomic(path, data)
     except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise ExportError(f"cannot write {path}: {exc.strerror}" if exc.strerror else str(exc)) from exc
 
 
 def export_png(plot: pg.PlotWidget, path: str | os.PathLike, width: int) -> None:
     """A PNG of ``plot`` ``width`` pixels wide (height keeps the aspect ratio)."""
     exporter = pg.exporters.ImageExporter(plot.getPlotItem())
     exporter.parameters()["width"] = int(width)  # a float width makes ImageExporter fail
-    image = exporter.export(toBytes=True)
-    if not image.save(str(path), "PNG"):
-        raise ExportError(f"cannot write {path}: the folder is missing or not writable")
+    _write_bytes(Path(path), png_bytes(exporter.export(toBytes=True)))
+
+
+def png_bytes(image) -> bytes:
+    """A QImage encoded as PNG in memory (then written atomically, like every file)."""
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise ExportError("cannot encode the image as PNG")
+    return bytes(buffer.data())
 
 
 def export_svg(plot: pg.PlotWidget, path: str | os.PathLike) -> None:
@@ -80,13 +91,14 @@ def export_svg(plot: pg.PlotWidget, path: str | os.PathLike) -> None:
 
 
 def _write_csv(path: str | os.PathLike, header: Sequence[str], rows) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
     try:
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
+        write_atomic(path, out.getvalue())
     except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise ExportError(f"cannot write {path}: {exc.strerror}" if exc.strerror else str(exc)) from exc
 
 
 def curves_table(view: AdaptationView) -> tuple[list[str], list[list[float]]]:

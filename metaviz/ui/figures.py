@@ -18,27 +18,14 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
-from ..evaluation import (
-    EvaluationResult,
-    format_markdown,
-    format_number,  # the CLI's number format, so both read alike
-)
+from ..learners import LEARNER_REGISTRY
+from ..protocol import EvaluationResult
 from ..published import PUBLISHED
+from ..report import protocol_text
 from . import export as _export  # importing it patches SVGExporter (pyqtgraph issue #3495)
 
 ExportError = _export.ExportError
 _DEFAULT_WIDTH = 1500  # pixels of the written PNG: three legible panels side by side
-TABLE_STEPS = (0, 1, 5, 10)
-CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
-
-
-def _ensure_app():
-    """A QApplication for headless use (the CLI); offscreen when there is no display."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    return QApplication.instance() or QApplication(["metaviz"])
 
 
 # Distinct, colour-blind friendly (Okabe-Ito) colours for our learners.
@@ -47,16 +34,6 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 PUBLISHED_SYMBOLS = ("star", "s", "t", "d", "x")
 PUBLISHED_COLOUR = "#444444"
 TEXT_COLOUR = "#222222"
-
-
-def protocol_text(results: Sequence[EvaluationResult]) -> str:
-    """The protocol the numbers were measured on, as one line (stated on every figure)."""
-    first = results[0]
-    text = (f"{first.num_tasks} held-out tasks (seed {first.seed}), {first.num_query} query points, "
-            f"query MSE mean \u00b1 95% CI (1.96 sd/\u221an)")
-    if any((r.num_tasks, r.seed, r.num_query) != (first.num_tasks, first.seed, first.num_query) for r in results):
-        text += " [learners differ in protocol: see the table]"
-    return text
 
 
 def band(mean: np.ndarray, ci: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +112,9 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
             curve = result.curves.get(k)
             if curve is None:
                 continue
-            colour = pg.mkColor(PALETTE[index % len(PALETTE)])
+            name = result.learner.split(" (")[0]
+            spec = next((s for s in LEARNER_REGISTRY.items() if name in (s.name, s.label)), None)
+            colour = pg.mkColor(spec.colour if spec else PALETTE[index % len(PALETTE)])
             x = np.arange(len(curve.mean), dtype=float)
             mean = np.array(curve.mean, dtype=float)
             lower, upper = band(mean, np.array(curve.ci95, dtype=float), floor)
@@ -171,28 +150,19 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         """Write the whole figure as a PNG ``width`` pixels wide (height keeps the aspect)."""
         exporter = pg.exporters.ImageExporter(self.ci)
         exporter.parameters()["width"] = int(width)  # ImageExporter fails on a float width
-        image = exporter.export(toBytes=True)
-        if not image.save(str(path), "PNG"):
-            raise ExportError(f"cannot write {path}: the folder is missing or not writable")
+        _export._write_bytes(Path(path), _export.png_bytes(exporter.export(toBytes=True)))
         return Path(path)
 
     def export_svg(self, path: str | os.PathLike) -> Path:
         """Write the whole figure as SVG (one <path> per curve, band and marker set)."""
-        data = pg.exporters.SVGExporter(self.ci).export(toBytes=True)
-        try:
-            Path(path).write_bytes(bytes(data))
-        except OSError as exc:
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        _export._write_bytes(Path(path), bytes(pg.exporters.SVGExporter(self.ci).export(toBytes=True)))
         return Path(path)
 
 
 def save_evaluation_figure(results: Sequence[EvaluationResult], stem: Path,
                            width: int = _DEFAULT_WIDTH) -> list[Path]:
     """Write ``stem.png`` (``width`` pixels wide) and ``stem.svg``; return both paths.
-
-    Works without a window: creates a QApplication (offscreen if there is no display).
-    """
-    _ensure_app()
+    Needs a QApplication (the window's reproduce passes this as the job's renderer)."""
     figure = EvaluationFigure()
     # Laid out at the size it is written at, so fonts and markers keep their proportions.
     height = width * 9 // 20  # room for the panels above the legend rows
@@ -203,43 +173,3 @@ def save_evaluation_figure(results: Sequence[EvaluationResult], stem: Path,
         return figure.save(stem, width)
     finally:
         figure.deleteLater()
-
-
-def shown_steps(steps: int) -> list[int]:
-    """The table's step columns for a protocol of ``steps`` steps (always the last one)."""
-    return sorted({s for s in TABLE_STEPS if s <= steps} | {steps})
-
-
-def table_rows(results: Sequence[EvaluationResult]) -> tuple[list[str], list[tuple[list[str], str]]]:
-    """Header and rows (cells, tooltip) of the view's table: one row per learner x K
-    (mean ± CI at :func:`shown_steps`, divergences noted), then the published figures
-    for the K's shown."""
-    steps = shown_steps(max((r.steps for r in results), default=10))
-    header = ["method", "K"] + [f"step {s}" for s in steps]
-    rows = []
-    for result in results:
-        for k, curve in result.curves.items():
-            cells = [f"{format_number(curve.mean[s])} ± {format_number(curve.ci95[s])}"
-                     + (f" ({curve.diverged[s]} diverged)" if curve.diverged[s] else "")
-                     if s <= result.steps else "" for s in steps]
-            rows.append(([result.learner, str(k), *cells], protocol_text([result])))
-    for row in PUBLISHED:
-        for k in sorted({k for r in results for k in r.curves}):
-            values = [row.mse.get((k, s)) for s in steps]
-            if any(values):
-                cells = ["" if v is None else f"{v[0]:g}" + (f" ± {v[1]:g}" if v[1] else "") for v in values]
-                rows.append(([f"{row.method} (published)", str(k), *cells], row.source))
-    return header, rows
-
-
-def curve_rows(results: Sequence[EvaluationResult]) -> list[list]:
-    """One row per (learner, K, step) in the order of :data:`CSV_COLUMNS`."""
-    return [[r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
-            for r in results for k, c in r.curves.items() for s in range(r.steps + 1)]
-
-
-def markdown_report(results: Sequence[EvaluationResult]) -> str:
-    """The protocol line, then :func:`format_markdown` at step 1 and the last step of each K."""
-    steps = max(r.steps for r in results)
-    columns = [(k, s) for k in sorted({k for r in results for k in r.curves}) for s in sorted({min(1, steps), steps})]
-    return f"{protocol_text(results)}\n\n{format_markdown(results, columns)}\n"

@@ -13,6 +13,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from ..checkpoint import load_trainer, save_checkpoint
+from ..learners import make_learner
 from .export import ExportError, export_curves_csv, export_history_csv, export_png, export_svg
 from .settings import load_settings_json, save_settings_json
 
@@ -25,13 +26,13 @@ class FileActions:
         menu = window.menuBar().addMenu("&File")
         entries = (
             ("Export task plot as PNG\u2026", "task plot.png", "PNG image (*.png)",
-             self._png(lambda: window.task_plot)),
+             self._png(lambda: window.explore.task_plot)),
             ("Export task plot as SVG\u2026", "task plot.svg", "SVG image (*.svg)",
-             self._svg(lambda: window.task_plot)),
+             self._svg(lambda: window.explore.task_plot)),
             ("Export training plot as PNG\u2026", "training plot.png", "PNG image (*.png)",
-             self._png(lambda: window.training_plot)),
+             self._png(lambda: window.explore.training_plot)),
             ("Export training plot as SVG\u2026", "training plot.svg", "SVG image (*.svg)",
-             self._svg(lambda: window.training_plot)),
+             self._svg(lambda: window.explore.training_plot)),
             (None, None, None, None),
             ("Export curves as CSV\u2026", "curves.csv", "CSV (*.csv)", self.export_curves),
             ("Export training history as CSV\u2026", "history.csv", "CSV (*.csv)", self.export_history),
@@ -79,39 +80,44 @@ class FileActions:
         return lambda path: self.export_svg(plot(), path)
 
     def export_png(self, plot, path: Path, width: int | None = None) -> bool:
-        self.window.draw_now()  # the frame timer may not have drawn the newest data yet
+        self.window.explore.draw_now()  # the frame timer may not have drawn the newest data yet
         return self._guard("Export failed", lambda: export_png(plot, path, width or plot.width()))
 
     def export_svg(self, plot, path: Path) -> bool:
-        self.window.draw_now()
+        self.window.explore.draw_now()
         return self._guard("Export failed", lambda: export_svg(plot, path))
 
     def export_curves(self, path: Path) -> bool:
-        return self._guard("Export failed", lambda: export_curves_csv(self.window.compute_view(), path))
+        return self._guard("Export failed", lambda: export_curves_csv(self.window.model.adaptation_view(), path))
 
     def export_history(self, path: Path) -> bool:
-        w = self.window
-        return self._guard("Export failed", lambda: export_history_csv(w.losses, w.validations, path))
+        m = self.window.model
+        return self._guard("Export failed", lambda: export_history_csv(m.losses, m.validations, path))
 
     # --- settings and checkpoints ------------------------------------------------
     def save_settings(self, path: Path) -> bool:
-        return self._guard("Cannot save settings", lambda: save_settings_json(path, self.window.config))
+        return self._guard("Cannot save settings", lambda: save_settings_json(path, self.window.model.config))
 
     def load_settings(self, path: Path) -> bool:
         """Apply a settings file (a new model); a bad file changes nothing."""
-        w = self.window
+        model = self.window.model
         config = self._read("Cannot load settings", load_settings_json, path)
         if config is None:
             return False
-        if w.trained and not w.confirm("Loading settings starts a new model: discard the training so far?"):
+        try:
+            make_learner(config)  # valid values that still cannot build a model fail here, not later
+        except (ValueError, RuntimeError) as exc:
+            self.window.notify("Cannot load settings", f"{path}: {exc}")
             return False
-        w.apply_config(config)
+        if model.trained and not model.confirm("Loading settings starts a new model: discard the training so far?"):
+            return False
+        model.apply_config(config)
         return True
 
     def save_checkpoint(self, path: Path) -> bool:
         """Stops training first (Start continues it): the worker must not move the weights mid-save."""
-        self.window.stop()
-        return self.write_checkpoint(path, self.window.trainer)
+        self.window.model.stop()
+        return self.write_checkpoint(path, self.window.model.trainer)
 
     def write_checkpoint(self, path: Path, trainer) -> bool:
         """Save ``trainer`` (not being trained) to ``path``; a failure is shown, not raised."""
@@ -122,7 +128,7 @@ class FileActions:
         trainer = self._read("Cannot load checkpoint", load_trainer, path)
         if trainer is None:
             return False
-        self.window.session.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
+        self.window.model.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
         return True
 
     def _read(self, title: str, reader, path: Path):

@@ -91,11 +91,9 @@ def _wait_for(signal, done) -> None:
 
 def _train(window, kind: str, iterations: int) -> None:
     """Select ``kind`` and train it ``iterations`` meta-steps in the window, as a user would."""
-    controls = window.controls
-    controls.learner.setCurrentIndex(controls.learner.findData(kind))
-    controls.budget.setValue(iterations)
-    window.set_budget(iterations)
-    window.start()
+    window.model.switch_learner(kind)
+    window.model.set_budget(iterations)
+    window.model.start()
     _wait_for(window.stateChanged, lambda state: state in ("done", "diverged", "idle"))
 
 
@@ -105,10 +103,10 @@ def _settle(window) -> None:
     loop = QEventLoop()
     QTimer.singleShot(300, loop.quit)  # let the last frames paint
     loop.exec()
-    window.draw_now()
+    window.explore.draw_now()
 
 
-def screenshot(path: Path, iterations: int, tour: bool = False) -> int:
+def screenshot(path: Path, iterations: int, tour: bool = False, size: tuple[int, int] | None = None) -> int:
     """Train ``iterations`` MAML meta-steps in the real window, then save it as a PNG.
 
     ``tour`` also trains the multi-task model and the pretrained baseline and saves the
@@ -126,7 +124,10 @@ def screenshot(path: Path, iterations: int, tour: bool = False) -> int:
     with tempfile.TemporaryDirectory() as folder:  # never the user's preferences
         window = make_window(Preferences(Path(folder) / "prefs.ini"))
         window.task_panel.show_query.setChecked(True)
-        window.controls.adapt_steps.setValue(10)
+        window.model.set_adaptation(steps=10)
+        window.controls.refresh()
+        if size is not None:
+            window.resize(*size)
         window.show()
         _train(window, "maml", iterations)
         _settle(window)
@@ -134,7 +135,7 @@ def screenshot(path: Path, iterations: int, tour: bool = False) -> int:
         if tour:
             for kind in ("multitask", "pretrained"):
                 _train(window, kind, iterations)
-            window.controls.learner.setCurrentIndex(window.controls.learner.findData("maml"))
+            window.model.switch_learner("maml")
             window.session.show_tab(window.session.compare)
             _settle(window)
             shots.append(window.grab())

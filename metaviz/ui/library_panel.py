@@ -6,7 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from .library import SHORT_NAMES, LearnerLibrary
+from ..learners import learner_spec
+from ..session import LearnerLibrary
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
@@ -51,7 +52,7 @@ class LibraryPanel(QWidget):
         self.tree.blockSignals(True)  # filling the tree is not a rename
         self.tree.clear()
         for entry in self.library.entries:
-            item = QTreeWidgetItem([entry.name, SHORT_NAMES[entry.kind], str(entry.iterations)])
+            item = QTreeWidgetItem([entry.name, learner_spec(entry.kind).label, str(entry.iterations)])
             item.setData(0, NAME_ROLE, entry.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

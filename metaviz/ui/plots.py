@@ -13,8 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem
 
-from .adaptation import AdaptationView
-from .task_browser import TaskSample
+from ..adaptation import AdaptationView
+from ..task_history import TaskSample
 
 MAX_RAMP_STEPS = 20
 TRUTH_PEN = pg.mkPen("#222222", width=2.5)
@@ -74,7 +74,7 @@ class TaskPlot(pg.PlotWidget):
         self._amplitude_max = 5.0
 
     def set_ranges(self, x_min: float, x_max: float, amplitude_max: float) -> None:
-        """A fixed view: the family's x range and +-(amplitude max), so curves never jump."""
+        """A fixed view: the family's x range and +-(its bound on |y|), so curves never jump."""
         self._amplitude_max = amplitude_max
         pad = 0.5
         self.getPlotItem().setRange(xRange=(x_min, x_max), yRange=(-amplitude_max - pad, amplitude_max + pad),

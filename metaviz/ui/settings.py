@@ -12,6 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..config import TrainConfig
+from ..files import write_atomic
+from ..learners import make_learner
 
 ORGANISATION = "metaviz"
 APPLICATION = "metaviz"
@@ -39,8 +41,10 @@ class Preferences:
         if not isinstance(text, str):
             return None
         try:
-            return TrainConfig.from_dict(json.loads(text))
-        except ValueError:  # json.JSONDecodeError is a ValueError too
+            config = TrainConfig.from_dict(json.loads(text))
+            make_learner(config)  # stored settings that no longer build (a plugin gone, ...) are dropped
+            return config
+        except (ValueError, RecursionError, RuntimeError):  # json.JSONDecodeError is a ValueError too
             return None
 
     def set_last_config(self, config: TrainConfig) -> None:
@@ -60,9 +64,9 @@ class Preferences:
 def save_settings_json(path: str | os.PathLike, config: TrainConfig) -> None:
     """The run's settings in the format ``TrainConfig.from_dict`` reads."""
     try:
-        Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(path, json.dumps(config.to_dict(), indent=2) + "\n")
     except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise ValueError(str(exc)) from exc
 
 
 def load_settings_json(path: str | os.PathLike) -> TrainConfig:
@@ -75,6 +79,8 @@ def load_settings_json(path: str | os.PathLike) -> TrainConfig:
         raise ValueError(f"{path} is not a text file") from exc
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be settings") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
     try:

@@ -6,7 +6,7 @@ import time
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from .controls import LEARNER_LABELS
+from ..learners import learner_spec
 
 
 def _clock(seconds: float) -> str:
@@ -58,7 +58,7 @@ class StatusLine(QWidget):
                     state: str) -> None:
         eta = f"ETA {_clock((budget - iteration) / rate)}" if rate > 0 and state == "training" else "ETA \u2013"
         self.text.setText(
-            f"{LEARNER_LABELS.get(learner, learner)}   iteration {iteration:,} / {budget:,}   "
+            f"{learner_spec(learner).label}   iteration {iteration:,} / {budget:,}   "
             f"{rate:,.0f} meta-it/s   elapsed {_clock(elapsed)}   {eta}"
         )
         self.progress.setRange(0, max(budget, 1))

@@ -1,41 +1,34 @@
-"""Buttons and sliders that pick, edit and display the task on the plot."""
+"""Buttons and sliders that pick, edit and display the task on the plot.
+
+The hand-made-task sliders are built from the family's declared parameters (amplitude
+and phase for sinusoids, whatever a plugin family declares) and rebuilt when the
+family changes. Edits go to the :class:`~metaviz.explorer.Explorer`.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGridLayout, QPushButton, QWidget
 
-from ..config import TaskConfig
+from ..explorer import Explorer
 from .controls import LabeledSlider
-from .task_browser import TaskSample
 
 
 class TaskPanel(QWidget):
-    """Previous / next / new task, resample, clear, a hand-made amplitude and phase,
-    and what to draw. The window owns the :class:`TaskHistory`; this only asks."""
+    """Previous / next / new task, resample, clear, the family's parameter sliders, and
+    what to draw (``show_query``, ``show_steps``: read by the explore view)."""
 
-    previousRequested = Signal()
-    nextRequested = Signal()
-    newRequested = Signal()
-    resampleRequested = Signal()
-    clearRequested = Signal()
-    taskEdited = Signal(float, float)  # amplitude, phase
-    displayChanged = Signal()
-
-    def __init__(self, task: TaskConfig, parent: QWidget | None = None) -> None:
+    def __init__(self, model: Explorer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.previous = QPushButton("\u25c0 Previous")
-        self.next = QPushButton("Next \u25b6")
-        self.new = QPushButton("New random task")
-        self.resample = QPushButton("Resample points")
-        self.clear = QPushButton("Clear points")
+        self.model = model
+        self.previous = QPushButton("\u25c0 Previous", clicked=model.previous_task)
+        self.next = QPushButton("Next \u25b6", clicked=model.next_task)
+        self.new = QPushButton("New random task", clicked=model.new_task)
+        self.resample = QPushButton("Resample points", clicked=model.resample)
+        self.clear = QPushButton("Clear points", clicked=model.clear_points)
         self.clear.setToolTip("Remove every support point. On the plot, a left click adds one "
                               "and a right click removes the nearest.")
-        self.amplitude = LabeledSlider(task.amp_min, task.amp_max, task.amp_min, decimals=2,
-                                       tooltip="Amplitude of a hand-made task.")
-        self.phase = LabeledSlider(task.phase_min, task.phase_max, task.phase_min, decimals=2,
-                                   tooltip="Phase of a hand-made task.")
         self.show_query = QCheckBox("Show query points")
+        self.show_query.setToolTip("Points of the same task not used for adaptation (circles)")
         self.show_steps = QCheckBox("Show every step")
         self.show_steps.setChecked(True)
         buttons = QGridLayout()
@@ -44,25 +37,40 @@ class TaskPanel(QWidget):
         buttons.addWidget(self.new, 1, 0, 1, 2)
         buttons.addWidget(self.resample, 2, 0)
         buttons.addWidget(self.clear, 2, 1)
-        form = QFormLayout(self)
-        form.addRow(buttons)
-        form.addRow("Amplitude", self.amplitude)
-        form.addRow("Phase", self.phase)
-        form.addRow(self.show_query)
-        form.addRow(self.show_steps)
-        self.previous.clicked.connect(self.previousRequested)
-        self.next.clicked.connect(self.nextRequested)
-        self.new.clicked.connect(self.newRequested)
-        self.resample.clicked.connect(self.resampleRequested)
-        self.clear.clicked.connect(self.clearRequested)
-        for slider in (self.amplitude, self.phase):
-            slider.valueChanged.connect(lambda _: self.taskEdited.emit(self.amplitude.value(), self.phase.value()))
-        self.show_query.toggled.connect(self.displayChanged)
-        self.show_steps.toggled.connect(self.displayChanged)
+        self.form = QFormLayout(self)
+        self.form.addRow(buttons)
+        self.form.addRow(self.show_query)
+        self.form.addRow(self.show_steps)
+        self.sliders: dict[str, LabeledSlider] = {}
+        self._family = None
+        model.events.task.connect(self.refresh)
+        model.events.model.connect(self.refresh)
+        self.refresh()
 
-    def show_task(self, sample: TaskSample, can_go_back: bool, can_go_forward: bool) -> None:
-        """Reflect the current task without emitting ``taskEdited``."""
-        self.amplitude.setValue(sample.amplitude)
-        self.phase.setValue(sample.phase)
-        self.previous.setEnabled(can_go_back)
-        self.next.setEnabled(can_go_forward)
+    def _build_sliders(self) -> None:
+        """One slider per task parameter of the current family."""
+        for slider in self.sliders.values():
+            self.form.removeRow(slider)
+        family = self.model.history.family
+        self.sliders = {}
+        for row, p in enumerate(family.parameters, start=1):
+            low, high = family.ranges[p.name]
+            slider = LabeledSlider(low, high, low, decimals=2,
+                                   tooltip=f"{p.label} of a hand-made task" + (f": {p.help}" if p.help else ""))
+            slider.valueChanged.connect(self._on_edit)
+            self.form.insertRow(row, p.label, slider)
+            self.sliders[p.name] = slider
+        self._family = family
+
+    def _on_edit(self, _value: float) -> None:
+        self.model.set_task_params([slider.value() for slider in self.sliders.values()])
+
+    def refresh(self) -> None:
+        """Reflect the current task without emitting edits."""
+        history = self.model.history
+        if history.family is not self._family:
+            self._build_sliders()
+        for slider, value in zip(self.sliders.values(), history.current.params):
+            slider.setValue(value)
+        self.previous.setEnabled(history.can_go_back())
+        self.next.setEnabled(history.can_go_forward())

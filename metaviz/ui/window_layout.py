@@ -1,63 +1,42 @@
-"""Where the explorer's widgets sit: tabs of plots on the left, the hands on the right."""
+"""Where the explorer's widgets sit: tabs of plots on the left, the hands on the right
+(in a scroll area, so a laptop screen of 1280x720 reaches every control)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QHBoxLayout,
-    QPushButton,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
-
-BUTTONS = (
-    ("start", "Start", "Start training (Space)"),
-    ("pause", "Pause", "Pause (Space)"),
-    ("resume", "Resume", "Resume (Space)"),
-    ("step", "Step", "Exactly one meta-iteration, then paused"),
-    ("stop", "Stop", "Stop; Start continues the same model"),
-    ("reset", "Reset", "A fresh model with the current settings"),
-)
+from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 
-def build_layout(window) -> dict[str, QPushButton]:
-    """Place ``window``'s plots, panels and status line; returns the run buttons by name."""
-    buttons = {}
-    row = QHBoxLayout()
-    for name, label, tip in BUTTONS:
-        button = QPushButton(label)
-        button.setToolTip(tip)
-        buttons[name] = button
-        row.addWidget(button)
+def build_layout(window) -> QTabWidget:
+    """Place ``window``'s views and panels; returns the tab widget."""
     training = QGroupBox("Training")
     box = QVBoxLayout(training)
-    box.addLayout(row)
+    box.addWidget(window.run_buttons)
     box.addWidget(window.controls)
     tasks = QGroupBox("Task")
     QVBoxLayout(tasks).addWidget(window.task_panel)
     learners = QGroupBox("Learners in this session")
     QVBoxLayout(learners).addWidget(window.session.panel)
-    side = QWidget()
-    side_layout = QVBoxLayout(side)
+    learners.setMinimumHeight(160)
+    side_content = QWidget()
+    side_layout = QVBoxLayout(side_content)
     side_layout.addWidget(training)
     side_layout.addWidget(tasks)
     side_layout.addWidget(learners, 1)
-    side.setMinimumWidth(420)
-    plots = QSplitter(Qt.Orientation.Vertical)
-    plots.addWidget(window.task_plot)
-    plots.addWidget(window.training_plot)
-    plots.setSizes([560, 300])
+    side = QScrollArea()
+    side.setWidget(side_content)
+    side.setWidgetResizable(True)
+    side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # Wide enough that no control is cut off: only vertical scrolling.
+    side.setMinimumWidth(side_content.minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4)
     tabs = QTabWidget()
-    tabs.addTab(plots, "Explore")
+    tabs.addTab(window.explore, "Explore")
     window.session.attach_tabs(tabs, side)
     main = QSplitter(Qt.Orientation.Horizontal)
     main.addWidget(tabs)
     main.addWidget(side)
     main.setStretchFactor(0, 1)
-    main.setSizes([980, 420])
+    main.setSizes([960, 440])
     window.setCentralWidget(main)
     window.statusBar().addPermanentWidget(window.status, 1)
-    return buttons
+    return tabs

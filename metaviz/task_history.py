@@ -1,8 +1,8 @@
-"""Tasks shown in the window: immutable samples and a history the user can walk.
+"""Tasks shown in the explorer: immutable samples and a history the user can walk.
 
-Qt-free. Every edit (add/remove/clear points, resample, hand-made amplitude and
-phase) returns a new :class:`TaskSample`; the history stores it in place of the
-current entry, so walking back and forth shows each task as last edited.
+Qt-free. Every edit (add/remove/clear points, resample, hand-made task parameters)
+returns a new :class:`TaskSample`; the history stores it in place of the current
+entry, so walking back and forth shows each task as last edited.
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..tasks import SinusoidFamily, make_generator
-
-TASK_SEED_OFFSET = 7_919  # the window's task stream never equals the training stream
+from .streams import Stream, stream
+from .tasks import TaskFamily
 
 
 @dataclass(frozen=True, eq=False)
 class TaskSample:
-    """One task y = amplitude * sin(x - phase) with K support and Q query points.
+    """One task of ``family`` (its parameters ``params``, in the family's declared order)
+    with K support and Q query points.
 
     ``x_support``/``y_support``: [K]; ``x_query``/``y_query``: [Q] (float64 numpy).
     """
 
-    amplitude: float
-    phase: float
+    family: TaskFamily
+    params: tuple[float, ...]
     x_support: np.ndarray
     y_support: np.ndarray
     x_query: np.ndarray
@@ -36,7 +36,10 @@ class TaskSample:
         return len(self.x_support)
 
     def truth(self, x: np.ndarray) -> np.ndarray:
-        return self.amplitude * np.sin(np.asarray(x, dtype=np.float64) - self.phase)
+        """The noise-free function at x [N] (float64), from the family's own truth."""
+        x = torch.as_tensor(np.asarray(x, dtype=np.float64)).view(1, -1, 1)
+        tasks = torch.tensor([self.params], dtype=torch.float64)
+        return self.family.truth(tasks, x).reshape(-1).numpy()
 
     def with_point(self, x: float, y: float) -> TaskSample:
         return replace(self, x_support=np.append(self.x_support, x), y_support=np.append(self.y_support, y))
@@ -53,9 +56,9 @@ class TaskSample:
     def cleared(self) -> TaskSample:
         return replace(self, x_support=np.empty(0), y_support=np.empty(0))
 
-    def with_task(self, amplitude: float, phase: float) -> TaskSample:
-        """The same inputs relabelled by a hand-made amplitude and phase (noise-free)."""
-        moved = replace(self, amplitude=float(amplitude), phase=float(phase))
+    def with_task(self, params) -> TaskSample:
+        """The same inputs relabelled by hand-made task parameters (noise-free)."""
+        moved = replace(self, params=tuple(float(v) for v in params))
         return replace(moved, y_support=moved.truth(self.x_support), y_query=moved.truth(self.x_query))
 
 
@@ -66,10 +69,10 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 class TaskHistory:
     """Random tasks drawn from ``family`` with a seeded generator, and a cursor."""
 
-    def __init__(self, family: SinusoidFamily, seed: int, query: int = 10) -> None:
+    def __init__(self, family: TaskFamily, seed: int, query: int = 10) -> None:
         self.family = family
         self.query = query
-        self._generator = make_generator(seed + TASK_SEED_OFFSET)
+        self._generator = stream(Stream.WINDOW_TASKS, seed)
         self._entries: list[TaskSample] = []
         self._index = -1
 
@@ -92,14 +95,14 @@ class TaskHistory:
 
     def new_random(self, shots: int) -> TaskSample:
         """Draw a task, append it and move to it."""
-        amplitude, phase = self.family.sample_tasks(1, self._generator)
-        self._entries.append(self._points(float(amplitude), float(phase), shots))
+        tasks = self.family.sample_tasks(1, self._generator)
+        self._entries.append(self._points(tuple(tasks[0].tolist()), shots))
         self._index = len(self._entries) - 1
         return self.current
 
     def resample(self, shots: int) -> TaskSample:
         """New support and query points for the current task."""
-        return self.replace(self._points(self.current.amplitude, self.current.phase, shots))
+        return self.replace(self._points(self.current.params, shots))
 
     def previous(self) -> TaskSample:
         self._index = max(self._index - 1, 0)
@@ -113,15 +116,15 @@ class TaskHistory:
         self._entries[self._index] = sample
         return sample
 
-    def _points(self, amplitude: float, phase: float, shots: int) -> TaskSample:
-        a, p = torch.tensor([amplitude]), torch.tensor([phase])
-        x_support = self.family.sample_x(1, shots, self._generator)
-        x_query = self.family.sample_x(1, self.query, self._generator)
+    def _points(self, params: tuple[float, ...], shots: int) -> TaskSample:
+        tasks = torch.tensor([params], dtype=torch.float32)
+        x_support = self.family.sample_x(tasks, shots, self._generator)
+        x_query = self.family.sample_x(tasks, self.query, self._generator)
         return TaskSample(
-            amplitude=amplitude,
-            phase=phase,
+            family=self.family,
+            params=tuple(params),
             x_support=_numpy(x_support),
-            y_support=_numpy(self.family.observe(a, p, x_support, self._generator)),
+            y_support=_numpy(self.family.observe(tasks, x_support, self._generator)),
             x_query=_numpy(x_query),
-            y_query=_numpy(self.family.observe(a, p, x_query, self._generator)),
+            y_query=_numpy(self.family.observe(tasks, x_query, self._generator)),
         )

@@ -1,4 +1,4 @@
-"""What the task plot shows: one task's truth and a learner's fit after 0..k steps.
+"""What a task plot shows: one task's truth and a learner's fit after 0..k steps.
 
 Qt-free, so tests and exports use exactly the numbers that are drawn.
 """
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..learners.base import Learner
-from .task_browser import TaskSample
+from .learners.base import Learner
+from .task_history import TaskSample
 
 GRID_POINTS = 200
 
@@ -45,14 +45,14 @@ def grid_for(x_min: float, x_max: float) -> np.ndarray:
 
 def adapt_view(learner: Learner, sample: TaskSample, steps: int, lr: float) -> AdaptationView:
     """Adapt ``learner`` (unchanged: adaptation is pure) to the sample's support points."""
-    c = learner.config.task
-    x = grid_for(c.x_min, c.x_max)
+    x = grid_for(*sample.family.ranges["x"])
     x_grid = torch.from_numpy(x).view(1, -1, 1)
     x_support = torch.as_tensor(sample.x_support, dtype=torch.float32).view(1, -1, 1)
     y_support = torch.as_tensor(sample.y_support, dtype=torch.float32).view(1, -1, 1)
-    trajectory = learner.adapt_trajectory(x_support, y_support, x_grid, steps, lr)
+    with torch.no_grad():
+        trajectory = learner.adapt_trajectory(x_support, y_support, x_grid, steps, lr)
     trajectory = trajectory.detach().reshape(steps + 1, -1).numpy().astype(np.float64)
-    truth = sample.amplitude * np.sin(x.astype(np.float64) - sample.phase)
+    truth = sample.truth(x)
     with np.errstate(over="ignore", invalid="ignore"):
         mse = ((trajectory - truth) ** 2).mean(axis=1)
     return AdaptationView(x=x.astype(np.float64), truth=truth, trajectory=trajectory,

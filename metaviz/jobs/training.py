@@ -1,28 +1,29 @@
-"""The Qt-free training loop: a generator of immutable snapshots.
+"""The Qt-free training loop: a generator of immutable snapshots, and the training job.
 
-The CLI iterates it directly; the window's worker thread iterates it and publishes
-the latest snapshot. Requests from other threads (stop, pause, step once, new
-rates) go through :class:`TrainControl`, which the loop consults between
-meta-steps, never in the middle of one.
+The CLI iterates :func:`training_job` through :func:`~metaviz.jobs.drain`; the window's
+runner iterates the same job in its worker thread. Rates and the budget come from a
+:class:`~metaviz.jobs.control.TrainControl` read before each meta-step, so the GUI
+thread never writes what the worker reads.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from .evaluation import summarise
-from .learners.base import DivergedError, Learner
-from .nets import trajectory_mse
-from .tasks import TaskBatch, make_generator
+from ..learners.base import DivergedError, Learner
+from ..nets import trajectory_mse
+from ..protocol import summarise
+from ..streams import Stream, stream, training_batches
+from ..tasks import TaskBatch
+from .control import TrainControl
+from .events import Progress
 
-VALIDATION_SEED_OFFSET = 1_000_003  # the validation tasks never overlap the training stream
 VALIDATION_STEPS = 10
 VALIDATION_QUERY = 100
 
@@ -93,67 +94,6 @@ def cosine_factor(iteration: int, budget: int, final_fraction: float) -> float:
     return final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-class TrainControl:
-    """Thread-safe requests to a running loop: stop, pause, resume, step once, rates.
-
-    ``inner_lr`` and ``meta_lr`` are base rates (the meta lr is then scheduled);
-    the loop reads a consistent copy of both before each meta-step.
-    """
-
-    def __init__(self, inner_lr: float, meta_lr: float) -> None:
-        self._cond = threading.Condition()
-        self._stop = False
-        self._paused = False
-        self._single_steps = 0
-        self._rates = (float(inner_lr), float(meta_lr))
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-
-    def pause(self) -> None:
-        with self._cond:
-            self._paused = True
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
-    def step_once(self) -> None:
-        """While paused, allow exactly one more meta-step."""
-        with self._cond:
-            self._single_steps += 1
-            self._cond.notify_all()
-
-    @property
-    def paused(self) -> bool:
-        with self._cond:
-            return self._paused
-
-    def set_rates(self, inner_lr: float | None = None, meta_lr: float | None = None) -> None:
-        with self._cond:
-            inner, meta = self._rates
-            self._rates = (inner if inner_lr is None else float(inner_lr),
-                           meta if meta_lr is None else float(meta_lr))
-
-    def rates(self) -> tuple[float, float]:
-        with self._cond:
-            return self._rates
-
-    def wait_for_turn(self) -> bool:
-        """Block while paused (and no single step is granted); False once stop is requested."""
-        with self._cond:
-            while self._paused and not self._stop and self._single_steps == 0:
-                self._cond.wait()
-            if self._stop:
-                return False
-            if self._paused:
-                self._single_steps -= 1
-            return True
-
-
 class Trainer:
     """Owns a learner, its batch stream, the fixed validation set and the history.
 
@@ -165,10 +105,9 @@ class Trainer:
         self.learner = learner
         config = learner.config
         self.budget = config.iterations if budget is None else budget
-        self.generator = make_generator(config.seed)
+        self.generator = training_batches(config.seed)
         self.validation_batch = learner.family.sample_batch(
-            config.eval_tasks, config.shots, VALIDATION_QUERY,
-            make_generator(config.seed + VALIDATION_SEED_OFFSET),
+            config.eval_tasks, config.shots, VALIDATION_QUERY, stream(Stream.VALIDATION, config.seed)
         )
         self.losses = LossHistory()
         self.validations: list[ValidationPoint] = []
@@ -226,24 +165,17 @@ class Trainer:
         self.losses = LossHistory(entry for entry in self.losses if entry[0] <= iteration)
         self.validations = [v for v in self.validations if v.iteration <= iteration]
 
-    def run(self, control: TrainControl, params_interval: float = 0.0) -> Iterator[Snapshot]:
-        """Meta-steps until the budget is reached or ``control`` asks to stop.
-
-        Parameters are copied into a snapshot at most every ``params_interval``
-        seconds (always on validation steps and on the last step).
-        """
-        last_copy = -math.inf
-        while not self.done:
-            if not control.wait_for_turn():
-                return
+    def run(self, control: TrainControl, with_params: bool = True) -> Iterator[Snapshot]:
+        """Meta-steps until the budget is reached; rates and budget are read from
+        ``control`` before each step (pause and stop are the driver's: see jobs.drain)."""
+        while True:
             inner_lr, meta_lr = control.rates()
-            now = time.monotonic()
-            final = self.learner.iteration + 1 >= self.budget
-            want_params = final or now - last_copy >= params_interval
-            snapshot = self.step(inner_lr, meta_lr, with_params=want_params)
-            if snapshot.params is not None:
-                last_copy = now
-            yield snapshot
+            budget = control.budget()
+            if budget is not None:
+                self.budget = budget
+            if self.done:
+                return
+            yield self.step(inner_lr, meta_lr, with_params=with_params)
 
     def state_dict(self) -> dict:
         """Tensors and plain values for a checkpoint: RNG stream, budget and history."""
@@ -266,3 +198,34 @@ class Trainer:
             self.validations = [ValidationPoint(int(row[0]), tuple(row[1:])) for row in state["validations"].tolist()]
         except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as exc:
             raise ValueError(f"training history is malformed ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class TrainingProgress(Progress):
+    """One unit of the training job: the latest snapshot and the history appended since
+    the previous unit (``losses`` pairs, ``validations``). Merging keeps every entry."""
+
+    snapshot: Snapshot | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    validations: list[ValidationPoint] = field(default_factory=list)
+
+    def merged_after(self, earlier: Progress) -> TrainingProgress:
+        if not isinstance(earlier, TrainingProgress):
+            return self
+        return TrainingProgress(self.done, self.total, self.text, self.snapshot,
+                                earlier.losses + self.losses, earlier.validations + self.validations)
+
+
+def training_job(trainer: Trainer, control: TrainControl, with_params: bool = True) -> Iterator[TrainingProgress]:
+    """Train ``trainer`` to its budget, one :class:`TrainingProgress` per meta-step.
+
+    Raises :class:`~metaviz.learners.base.DivergedError` out of the generator (the
+    learner keeps its last sane parameters and the trainer its trimmed history).
+    """
+    sent_losses, sent_validations = len(trainer.losses), len(trainer.validations)
+    for snapshot in trainer.run(control, with_params=with_params):
+        losses = trainer.losses[sent_losses:]
+        validations = trainer.validations[sent_validations:]
+        sent_losses += len(losses)
+        sent_validations += len(validations)
+        yield TrainingProgress(snapshot.iteration, snapshot.budget, "training", snapshot, losses, validations)

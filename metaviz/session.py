@@ -1,22 +1,14 @@
 """The learners of this session, by name: the one being trained and every other one
-trained or loaded so far. Qt-free; the window's list panel and the compare view
-read it.
+trained or loaded so far. Qt-free; the explorer model owns it, the window's list
+panel, compare and evaluate read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..training import Trainer
-
-# Short names for entries and the list's "learner" column (the selector shows the long
-# labels of controls.LEARNER_LABELS).
-SHORT_NAMES = {
-    "maml": "MAML",
-    "fomaml": "first-order MAML",
-    "multitask": "multi-task",
-    "pretrained": "pretrained",
-}
+from .jobs.training import Trainer
+from .learners import learner_spec
 
 
 @dataclass
@@ -59,7 +51,7 @@ class LearnerLibrary:
         return name
 
     def add(self, trainer: Trainer, name: str | None = None) -> Entry:
-        entry = Entry(self.unique_name(name or SHORT_NAMES[trainer.learner.kind]), trainer)
+        entry = Entry(self.unique_name(name or learner_spec(trainer.learner.kind).label), trainer)
         self.entries.append(entry)
         return entry
 

@@ -1,0 +1,99 @@
+"""The benchmark protocol of PROTOCOL.md as a job, applied to any learner.
+
+Held-out tasks from a generator seeded apart from training; for each K, K support
+points and ``num_query`` query points drawn on the family's inputs (independently, so
+never the support points); MSE on the queries after 0..steps adaptation steps; mean
+and 95% interval. The same tasks and query points serve every K.
+
+The work is done in chunks of tasks, one unit per (chunk, K): cancel answers within a
+unit at any task count, and memory is bounded by the chunk (only the [tasks, steps + 1]
+MSE table grows). Draws are made chunk by chunk from the same generators in the same
+order as one big draw would be, so the numbers do not depend on the chunk size (a test
+checks it; label noise is drawn after each chunk's inputs, so with noise they do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from ..config import TaskConfig
+from ..learners.base import Learner
+from ..nets import trajectory_mse
+from ..protocol import EvaluationResult, diverged_mask, summarise
+from ..streams import EVALUATION_SEED, Stream, make_generator, stream
+from ..tasks import make_family
+from .events import Progress, Result, drain
+
+CHUNK_TASKS = 200  # ~0.05 s per unit for the default MLP: cancel is quick, memory small
+MAX_STEPS = 1000
+MAX_TASKS = 1_000_000
+
+
+def evaluation_job(
+    learner: Learner,
+    shots: Sequence[int] = (5, 10, 20),
+    steps: int = 10,
+    num_tasks: int = 600,
+    seed: int = EVALUATION_SEED,
+    lr: float | None = None,
+    task: TaskConfig | None = None,
+    num_query: int = 100,
+    name: str | None = None,
+    chunk: int = CHUNK_TASKS,
+) -> Iterator[Progress | Result]:
+    """Yields :class:`Progress` per unit, then one :class:`Result` holding the
+    :class:`~metaviz.protocol.EvaluationResult` (``learner`` = ``name`` or the learner's kind).
+
+    ``task`` overrides the learner's family and ranges (out-of-distribution probes);
+    ``lr=None`` uses each learner's default test-time rate for each K.
+    """
+    if not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 0 and {MAX_STEPS}, got {steps}")
+    if not 2 <= num_tasks <= MAX_TASKS:
+        raise ValueError(f"tasks must be between 2 and {MAX_TASKS:,}, got {num_tasks}")
+    for k in shots:
+        if not 1 <= k <= 1000:
+            raise ValueError(f"shots must be between 1 and 1000, got {k}")
+    family = make_family(task) if task is not None else learner.family
+    generator = make_generator(seed)
+    tasks = family.sample_tasks(num_tasks, generator)  # [N, P]: small even for many tasks
+    support_generators = {k: stream(Stream.EVALUATION_SUPPORT, seed, k) for k in shots}
+    mse: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
+    diverged: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
+    total = -(-num_tasks // chunk) * len(shots)
+    done = 0
+    for start in range(0, num_tasks, chunk):
+        chunk_tasks = tasks[start:start + chunk]
+        x_query = family.sample_x(chunk_tasks, num_query, generator)
+        y_query = family.truth(chunk_tasks, x_query)  # scored against the noise-free truth
+        power = y_query.pow(2).mean(dim=(1, 2))
+        for k in shots:
+            g = support_generators[k]
+            x_support = family.sample_x(chunk_tasks, k, g)
+            y_support = family.observe(chunk_tasks, x_support, g)
+            with torch.no_grad():
+                predictions = learner.adapt_trajectory(x_support, y_support, x_query, steps, lr)
+            errors = trajectory_mse(predictions, y_query)  # [n, steps + 1]
+            mse[k].append(errors)
+            diverged[k].append(diverged_mask(errors, power))
+            done += 1
+            yield Progress(done, total, f"{name or learner.kind}: K={k}, tasks {start + 1}-{start + len(chunk_tasks)}")
+    curves = {k: summarise(torch.cat(mse[k]), k, torch.cat(diverged[k])) for k in shots}
+    yield Result(EvaluationResult(
+        learner=name or learner.kind,
+        iteration=learner.iteration,
+        steps=steps,
+        num_tasks=num_tasks,
+        num_query=num_query,
+        seed=seed,
+        lr=lr,
+        task=family.config.to_dict(),
+        curves=curves,
+    ))
+
+
+def evaluate(learner: Learner, **options) -> EvaluationResult:
+    """:func:`evaluation_job` run to its end here (the CLI, tests, scripts)."""
+    return drain(evaluation_job(learner, **options))

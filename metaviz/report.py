@@ -1,0 +1,138 @@
+"""Every text format of evaluation results in one place: the CLI's table, Markdown,
+CSV rows and the protocol sentence. The window's table and exports use these too, so
+the numbers read alike everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .protocol import EvaluationResult
+from .published import PUBLISHED
+
+TABLE_STEPS = (0, 1, 5, 10)
+CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
+
+
+def format_number(value: float) -> str:
+    """Four decimals, or three significant digits for values too small for that."""
+    return f"{value:.4f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
+
+
+def format_cell(mean: float, ci95: float, diverged: int = 0, num_tasks: int = 0) -> str:
+    """mean +- CI, or why there is none (every task diverged)."""
+    if diverged and diverged >= num_tasks:
+        return "all diverged"
+    cell = f"{format_number(mean)} \u00b1 {format_number(ci95)}"
+    return cell + (f" ({diverged} diverged)" if diverged else "")
+
+
+def protocol_text(results: Sequence[EvaluationResult]) -> str:
+    """The protocol the numbers were measured on, as one line (stated wherever numbers are)."""
+    first = results[0]
+    family = first.task.get("family", "sinusoid")
+    text = (f"{first.num_tasks} held-out {family} tasks (seed {first.seed}), {first.num_query} query points, "
+            f"query MSE mean \u00b1 95% CI (1.96 sd/\u221an)")
+    if any((r.num_tasks, r.seed, r.num_query) != (first.num_tasks, first.seed, first.num_query) for r in results):
+        text += " [learners differ in protocol: see the table]"
+    return text
+
+
+def shown_steps(steps: int) -> list[int]:
+    """The table's step columns for a protocol of ``steps`` steps (always the last one)."""
+    return sorted({s for s in TABLE_STEPS if s <= steps} | {steps})
+
+
+def format_table(result: EvaluationResult) -> str:
+    """A plain-text table: one row per K, mean +/- CI at the chosen steps (and always the
+    last), divergences noted below it."""
+    shown = shown_steps(result.steps)
+    header = f"{'K':>3}  " + "  ".join(f"{f'step {s}':>20}" for s in shown)
+    lines = [f"{result.learner} after {result.iteration} iterations; {protocol_text([result])}", header]
+    notes = []
+    for k, curve in result.curves.items():
+        cells = []
+        for s in shown:
+            cells.append(f"{format_cell(curve.mean[s], curve.ci95[s], curve.diverged[s], curve.num_tasks):>20}")
+            if curve.diverged[s]:
+                notes.append(
+                    f"K={k}, step {s}: {curve.diverged[s]} of {curve.num_tasks} tasks diverged "
+                    f"(left out of the mean; median over all tasks {curve.median[s]:.4g})"
+                )
+        lines.append(f"{k:>3}  " + "  ".join(cells))
+    return "\n".join(lines + notes)
+
+
+def format_markdown(
+    results: Sequence[EvaluationResult],
+    columns: Sequence[tuple[int, int]] = ((5, 1), (5, 10), (10, 1), (10, 10), (20, 1), (20, 10)),
+    notes: dict[str, str] | None = None,
+) -> str:
+    """A Markdown table: one row per result (mean +/- CI at each (K, steps) column),
+    followed by the published rows of :mod:`metaviz.published` for comparison.
+    ``notes`` adds text after a learner's name (e.g. its budget and wall time)."""
+    notes = notes or {}
+    header = "| method | source | " + " | ".join(f"K={k}, {s} step{'s' if s != 1 else ''}" for k, s in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    for result in results:
+        cells = []
+        for k, s in columns:
+            curve = result.curves.get(k)
+            cells.append("-" if curve is None or s > result.steps
+                         else format_cell(curve.mean[s], curve.ci95[s], curve.diverged[s], curve.num_tasks))
+        source = f"metaviz, {result.iteration} it." + (f", {notes[result.learner]}" if result.learner in notes else "")
+        lines.append(f"| {result.learner} | {source} | " + " | ".join(cells) + " |")
+    if all(r.task.get("family", "sinusoid") == "sinusoid" for r in results):  # published rows are sinusoid figures
+        for row in PUBLISHED:
+            cells = []
+            for key in columns:
+                value = row.mse.get(key)
+                cells.append("-" if value is None else f"{value[0]:g}" + (f" \u00b1 {value[1]:g}" if value[1] else ""))
+            lines.append(f"| {row.method} | {row.source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(results: Sequence[EvaluationResult]) -> str:
+    """The protocol line, then :func:`format_markdown` at step 1 and the last step of each K."""
+    steps = max(r.steps for r in results)
+    columns = [(k, s) for k in sorted({k for r in results for k in r.curves}) for s in sorted({min(1, steps), steps})]
+    return f"{protocol_text(results)}\n\n{format_markdown(results, columns)}\n"
+
+
+def table_rows(results: Sequence[EvaluationResult]) -> tuple[list[str], list[tuple[list[str], str]]]:
+    """Header and rows (cells, tooltip) of the window's table: one row per learner x K
+    (mean +- CI at :func:`shown_steps`, divergences noted), then the published figures
+    for the K's shown."""
+    steps = shown_steps(max((r.steps for r in results), default=10))
+    header = ["method", "K"] + [f"step {s}" for s in steps]
+    rows = []
+    for result in results:
+        for k, curve in result.curves.items():
+            cells = [format_cell(curve.mean[s], curve.ci95[s], curve.diverged[s], curve.num_tasks)
+                     if s <= result.steps else "" for s in steps]
+            rows.append(([result.learner, str(k), *cells], protocol_text([result])))
+    if all(r.task.get("family", "sinusoid") == "sinusoid" for r in results):
+        for row in PUBLISHED:
+            for k in sorted({k for r in results for k in r.curves}):
+                values = [row.mse.get((k, s)) for s in steps]
+                if any(values):
+                    cells = ["" if v is None else f"{v[0]:g}" + (f" \u00b1 {v[1]:g}" if v[1] else "") for v in values]
+                    rows.append(([f"{row.method} (published)", str(k), *cells], row.source))
+    return header, rows
+
+
+def curve_rows(results: Sequence[EvaluationResult]) -> list[list]:
+    """One row per (learner, K, step) in the order of :data:`CSV_COLUMNS`."""
+    return [[r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
+            for r in results for k, c in r.curves.items() for s in range(r.steps + 1)]
+
+
+def curves_csv(results: Sequence[EvaluationResult]) -> str:
+    """:func:`curve_rows` as CSV text with a header."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(curve_rows(results))
+    return out.getvalue()

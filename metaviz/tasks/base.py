@@ -1,0 +1,162 @@
+"""The task-family contract: what a family of regression tasks declares and does.
+
+A family is one class in one module, listed in that module's ``FAMILIES`` tuple (see
+:mod:`metaviz.registry`). It declares its task parameters (name, label, default
+range), samples tasks and points in batches from an explicit ``torch.Generator``, and
+gives the noise-free truth for plotting and scoring. The window's hand-made-task
+sliders, plot ranges, evaluation ranges and probes are all built from the declaration.
+
+Shapes: a batch of T tasks is ``tasks`` [T, P] (one column per declared parameter, in
+declaration order); inputs and outputs are [T, N, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from ..config import TaskConfig
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One task parameter: ``name`` (settings and CLI), ``label`` (window), default range."""
+
+    name: str
+    label: str
+    low: float
+    high: float
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class TaskBatch:
+    """T tasks, each with K support and Q query points.
+
+    ``x_support``/``y_support`` [T, K, 1]; ``x_query``/``y_query`` [T, Q, 1]; ``tasks``
+    [T, P]. ``task_index`` [T] is set when the tasks come from a fixed training pool
+    (the multi-task learner), else ``None``.
+    """
+
+    x_support: torch.Tensor
+    y_support: torch.Tensor
+    x_query: torch.Tensor
+    y_query: torch.Tensor
+    tasks: torch.Tensor
+    task_index: torch.Tensor | None = None
+
+    @property
+    def num_tasks(self) -> int:
+        return self.x_support.shape[0]
+
+
+def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    # One op rather than rand, mul and add: sampling is a few percent of a meta-step.
+    return torch.empty(shape).uniform_(low, high, generator=generator)
+
+
+class TaskFamily(ABC):
+    """Base of every family. Subclasses set ``name``, ``label``, ``parameters`` and
+    ``x_range`` and implement :meth:`truth`; the rest has working defaults (parameters
+    and inputs uniform on their ranges, Gaussian label noise)."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Parameter, ...]]
+    x_range: ClassVar[tuple[float, float]] = (-5.0, 5.0)
+
+    def __init__(self, config: TaskConfig | None = None) -> None:
+        config = config or TaskConfig(family=self.name)
+        if config.family != self.name:
+            raise ValueError(f"a {self.name} family cannot take settings of the {config.family!r} family")
+        defaults = {p.name: (p.low, p.high) for p in self.parameters}
+        defaults["x"] = self.x_range
+        overrides = dict((name, (low, high)) for name, low, high in config.ranges)
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            raise ValueError(f"the {self.name} family has no parameter {', '.join(map(repr, unknown))}; "
+                             f"its ranges are {', '.join(defaults)}")
+        self.ranges: dict[str, tuple[float, float]] = {**defaults, **overrides}
+        # The settings with every range written out: a checkpoint holds them all, so it
+        # does not depend on the defaults of a later version.
+        self.config = TaskConfig(family=self.name, noise_std=config.noise_std,
+                                 ranges=tuple((n, lo, hi) for n, (lo, hi) in self.ranges.items()))
+
+    @property
+    def noise_std(self) -> float:
+        return self.config.noise_std
+
+    # --- what a family provides ------------------------------------------------------
+    @abstractmethod
+    def truth(self, tasks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Noise-free y for x [T, N, 1] of tasks [T, P]; returns [T, N, 1]."""
+
+    def sample_tasks(self, num_tasks: int, generator: torch.Generator) -> torch.Tensor:
+        """Task parameters [T, P], each uniform on its range (drawn one parameter at a time)."""
+        if num_tasks < 1:
+            raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
+        columns = [uniform((num_tasks,), *self.ranges[p.name], generator) for p in self.parameters]
+        return torch.stack(columns, dim=1)
+
+    def sample_x(self, tasks: torch.Tensor, num_points: int, generator: torch.Generator) -> torch.Tensor:
+        """Inputs for tasks [T, P], [T, N, 1]; uniform on the x range unless a family says otherwise."""
+        if num_points < 1:
+            raise ValueError(f"number of points must be >= 1, got {num_points}")
+        return uniform((tasks.shape[0], num_points, 1), *self.ranges["x"], generator)
+
+    def y_bound(self) -> float:
+        """A bound on |y| over the declared ranges, for plot ranges (default: the truth of
+        a few hundred tasks on a grid, so any family works without declaring it)."""
+        generator = torch.Generator().manual_seed(0)
+        tasks = self.sample_tasks(256, generator)
+        grid = torch.linspace(*self.ranges["x"], 200).view(1, -1, 1).expand(tasks.shape[0], -1, -1)
+        bound = self.truth(tasks, grid).abs().max().item()
+        return bound if math.isfinite(bound) and bound > 0 else 1.0
+
+    # --- shared behaviour ------------------------------------------------------------
+    def observe(self, tasks: torch.Tensor, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Labels for x [T, N, 1]: the truth plus Gaussian noise of ``noise_std`` (if any)."""
+        y = self.truth(tasks, x)
+        if self.noise_std > 0:
+            y = y + self.noise_std * torch.randn(y.shape, generator=generator)
+        return y
+
+    def batch_for(self, tasks: torch.Tensor, shots: int, query: int, generator: torch.Generator,
+                  task_index: torch.Tensor | None = None) -> TaskBatch:
+        """Support and query points for tasks [T, P]. Query points are drawn independently of
+        the support points, so (with probability one) no query point is a support point."""
+        x_support = self.sample_x(tasks, shots, generator)
+        x_query = self.sample_x(tasks, query, generator)
+        return TaskBatch(
+            x_support=x_support,
+            y_support=self.observe(tasks, x_support, generator),
+            x_query=x_query,
+            y_query=self.observe(tasks, x_query, generator),
+            tasks=tasks,
+            task_index=task_index,
+        )
+
+    def sample_batch(self, num_tasks: int, shots: int, query: int, generator: torch.Generator) -> TaskBatch:
+        """T fresh tasks with K support and Q query points each."""
+        return self.batch_for(self.sample_tasks(num_tasks, generator), shots, query, generator)
+
+
+def check_family(cls) -> None:
+    """Raise ``ValueError`` naming what a declared family lacks."""
+    if not (isinstance(cls, type) and issubclass(cls, TaskFamily)):
+        raise ValueError(f"FAMILIES must hold TaskFamily subclasses, got {cls!r}")
+    for attribute in ("name", "label", "parameters"):
+        if not hasattr(cls, attribute):
+            raise ValueError(f"task family {cls.__name__} does not declare {attribute!r}")
+    if not isinstance(cls.name, str) or not cls.name.isidentifier():
+        raise ValueError(f"task family {cls.__name__}: name must be an identifier, got {cls.name!r}")
+    if getattr(cls.truth, "__isabstractmethod__", False):
+        raise ValueError(f"task family {cls.name!r} does not implement truth(tasks, x)")
+    for p in cls.parameters:
+        if not isinstance(p, Parameter) or not (math.isfinite(p.low) and math.isfinite(p.high) and p.low <= p.high):
+            raise ValueError(f"task family {cls.name!r}: bad parameter {p!r}")
