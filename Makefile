@@ -7,9 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench lint screenshot clean
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)

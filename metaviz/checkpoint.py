@@ -18,7 +18,7 @@ from .config import TrainConfig
 from .files import WriteError, write_atomic
 from .jobs.training import Trainer
 from .learners import Learner, make_learner
-from .plugins import load_plugin_file, plugin_files
+from .plugins import plugin_files
 from .registry import UnknownNameError
 
 FORMAT = "metaviz-checkpoint"
@@ -111,24 +111,14 @@ def load_learner(path: str | os.PathLike, kind: str | None = None) -> Learner:
 
 
 def _build(path: Path, config: TrainConfig, plugins: Any):
-    """A fresh learner for ``config``; an unknown learner or family first loads the
-    plugin files the checkpoint names (when they exist), else says what is missing."""
-    try:
-        return make_learner(config)
-    except UnknownNameError:
-        pass
-    files = [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
-    for file in files:
-        if Path(file).is_file():
-            try:
-                load_plugin_file(file)
-            except ValueError as exc:
-                raise CheckpointError(f"{path}: needs the plugin {file}, which failed: {exc}") from exc
+    """A fresh learner for ``config``, or one line naming what is missing. The plugin
+    files a checkpoint names are never imported from it: a checkpoint from elsewhere
+    must not run code (weights_only), so the user loads the plugin explicitly."""
     try:
         return make_learner(config)
     except UnknownNameError as exc:
-        hint = f" (it was saved with the plugin {', '.join(files)})" if files else ""
-        raise CheckpointError(
-            f"{path}: holds a {config.learner!r} learner on the {config.task.family!r} family, which this "
-            f"metaviz does not know{hint}: load its plugin with --plugin FILE or METAVIZ_PLUGINS ({exc})"
-        ) from None
+        files = [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
+        hint = f": it was saved with {', '.join(files)}; pass --plugin FILE (or METAVIZ_PLUGINS)" if files else \
+            ": load its plugin with --plugin FILE (or METAVIZ_PLUGINS)"
+        raise CheckpointError(f"{path}: holds a {config.learner!r} learner on the {config.task.family!r} family, "
+                              f"unknown here ({exc.args[0].split(';')[0]}){hint}") from None

@@ -184,6 +184,13 @@ class Explorer:
             self._set_state(RunState.DIVERGED)
             self.events.message.emit("Training diverged", str(error))
             return
+        if len(self.losses) != len(self.trainer.losses):
+            # A stop joins the worker and drops the progress it had not delivered yet: catch
+            # up from the trainer (the worker has ended, so reading it is safe).
+            self._load_history()
+            self._params = self.trainer.learner.parameters_snapshot()
+            self.snapshot = None
+            self.events.model.emit()
         if error is not None:
             self.events.message.emit("Training failed", f"{type(error).__name__}: {error}")
         self._set_state(RunState.DONE if self.trainer.done else RunState.IDLE)
