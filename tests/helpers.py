@@ -1,8 +1,7 @@
 """Small builders shared by the core and UI tests."""
 
-from metaviz.config import default_config
-from metaviz.learners.base import make_learner
-from metaviz.tasks import make_generator
+from metaviz.learners import default_config, make_learner
+from metaviz.streams import make_generator
 
 
 def trained_learner(kind, iterations=30):

@@ -9,10 +9,10 @@ import torch
 
 from metaviz import load_learner
 from metaviz.checkpoint import FORMAT, CheckpointError, load_trainer, save_checkpoint
-from metaviz.config import LEARNER_KINDS, default_config
-from metaviz.learners.base import make_learner
-from metaviz.tasks import make_generator
-from metaviz.training import TrainControl, Trainer
+from metaviz.jobs import TrainControl
+from metaviz.jobs.training import Trainer
+from metaviz.learners import default_config, learner_names, make_learner
+from metaviz.streams import make_generator
 
 
 def _trainer(kind="maml", iterations=12):
@@ -24,7 +24,7 @@ def _trainer(kind="maml", iterations=12):
     return trainer
 
 
-@pytest.mark.parametrize("kind", LEARNER_KINDS)
+@pytest.mark.parametrize("kind", learner_names())
 def test_round_trip_gives_identical_predictions_and_history(tmp_path, kind):
     trainer = _trainer(kind)
     path = save_checkpoint(tmp_path / "run.pt", trainer)
@@ -33,6 +33,8 @@ def test_round_trip_gives_identical_predictions_and_history(tmp_path, kind):
     args = (batch.x_support, batch.y_support, batch.x_query, 5)
     assert torch.equal(trainer.learner.adapt_trajectory(*args), restored.learner.adapt_trajectory(*args))
     assert restored.learner.iteration == 12 and restored.learner.config == trainer.learner.config
+    # first_order is a constructor option of the declaration, not a setting: it must survive too.
+    assert getattr(restored.learner, "first_order", None) == getattr(trainer.learner, "first_order", None)
     assert restored.losses == trainer.losses and restored.validations == trainer.validations
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]  # no temporary file left behind
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from metaviz.config import default_config
-from metaviz.learners.base import DivergedError, make_learner
-from metaviz.tasks import make_generator
-from metaviz.training import TrainControl, Trainer
+from metaviz.jobs import TrainControl
+from metaviz.jobs.training import Trainer
+from metaviz.learners import DivergedError, default_config, make_learner
+from metaviz.streams import make_generator
 
 
 def _trainer(kind="maml", **changes):

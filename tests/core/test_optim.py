@@ -61,8 +61,8 @@ def test_state_round_trips_and_mismatches_are_refused():
 
 def test_the_core_does_not_pull_in_torch_dynamo():
     """The reason this class exists: torch.optim imports torch._dynamo (~80 MB)."""
-    code = ("import sys\nfrom metaviz.config import default_config\nfrom metaviz.learners.base import make_learner\n"
-            "from metaviz.tasks import make_generator\nl = make_learner(default_config('maml'))\n"
+    code = ("import sys\nfrom metaviz.learners import default_config, make_learner\n"
+            "from metaviz.streams import make_generator\nl = make_learner(default_config('maml'))\n"
             "l.meta_train_step(l.sample_batch(make_generator(0)))\nprint('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

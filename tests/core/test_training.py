@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
-from metaviz.config import default_config
-from metaviz.learners.base import make_learner
-from metaviz.training import VALIDATION_STEPS, TrainControl, Trainer, cosine_factor
+from metaviz.jobs import Progress, Result, TrainControl, drain
+from metaviz.jobs.events import Cancelled
+from metaviz.jobs.training import VALIDATION_STEPS, Trainer, TrainingProgress, cosine_factor, training_job
+from metaviz.learners import default_config, make_learner
 
 
 def _trainer(**changes):
@@ -18,8 +19,10 @@ def _trainer(**changes):
 def test_same_seed_same_history():
     (a, ca), (b, cb) = _trainer(), _trainer()
     assert [s.loss for s in a.run(ca)] == [s.loss for s in b.run(cb)]
+    assert a.losses == b.losses and len(a.losses) == 40
     (c, cc) = _trainer(seed=1)
-    assert [s.loss for s in c.run(cc)] != a.losses
+    other = [s.loss for s in c.run(cc)]
+    assert len(other) == 40 and other != [loss for _, loss in a.losses]
 
 
 def test_snapshots_are_copies_and_validation_runs_on_schedule():
@@ -43,29 +46,102 @@ def test_meta_lr_follows_the_cosine_schedule_of_the_base_rate():
 
 
 def test_stop_pause_and_single_steps_from_another_thread():
+    """The driver (jobs.drain) honours pause, single steps and stop between meta-steps."""
     trainer, control = _trainer()
     control.pause()
-    seen = []
-    worker = threading.Thread(target=lambda: seen.extend(s.iteration for s in trainer.run(control)))
+    seen, outcome = [], []
+    changed = threading.Condition()
+
+    def record(event):
+        with changed:
+            seen.append(event.snapshot.iteration)
+            changed.notify_all()
+
+    def work():
+        try:
+            drain(training_job(trainer, control), control=control, on_event=record)
+            outcome.append("finished")
+        except Cancelled:
+            outcome.append("cancelled")
+
+    worker = threading.Thread(target=work)
     worker.start()
     try:
         for expected in (1, 2, 3):
             control.step_once()
-            deadline = threading.Event()
-            for _ in range(200):
-                if len(seen) == expected:
-                    break
-                deadline.wait(0.01)
+            with changed:
+                assert changed.wait_for(lambda n=expected: len(seen) >= n, timeout=10)
             assert seen == list(range(1, expected + 1))
-        deadline.wait(0.1)
+        with changed:
+            changed.wait_for(lambda: len(seen) > 3, timeout=0.2)
         assert seen == [1, 2, 3]  # paused: no step without permission
         control.stop()
-        worker.join(timeout=5)
+        worker.join(timeout=10)
         assert not worker.is_alive()
+        assert outcome == ["cancelled"]
         assert trainer.learner.iteration == 3
     finally:
         control.stop()
-        worker.join(timeout=5)
+        worker.join(timeout=10)
+
+
+def test_the_trainer_itself_never_waits_pause_is_the_drivers():
+    trainer, control = _trainer()
+    control.pause()
+    assert next(trainer.run(control)).iteration == 1  # would block forever if run() waited
+    control.stop()
+    with pytest.raises(Cancelled):
+        drain(training_job(trainer, control), control=control)
+    assert trainer.learner.iteration == 1
+
+
+def test_drain_closes_a_cancelled_job_so_its_clean_up_runs():
+    control = TrainControl(0.01, 0.01)
+    cleaned = []
+
+    def job():
+        try:
+            for i in range(100):
+                yield Progress(i + 1, 100)
+        finally:
+            cleaned.append(True)
+
+    events = []
+
+    def record(event):
+        events.append(event)
+        if len(events) == 5:
+            control.stop()  # from here on no further unit is run
+
+    with pytest.raises(Cancelled):
+        drain(job(), control=control, on_event=record)
+    assert len(events) == 5 and cleaned == [True]
+    assert drain(iter([Progress(1, 1), Result(42)])) == 42
+
+
+def test_a_budget_set_mid_run_is_read_before_the_next_step():
+    trainer, control = _trainer()
+    run = trainer.run(control)
+    for _ in range(3):
+        next(run)
+    control.set_budget(5)
+    assert control.budget() == 5
+    assert [s.iteration for s in run] == [4, 5]
+    assert trainer.budget == 5 and trainer.done
+
+
+def test_training_progress_carries_every_loss_even_when_merged():
+    trainer, control = _trainer()
+    events = list(training_job(trainer, control, with_params=False))
+    assert [e.done for e in events] == list(range(1, 41)) and all(e.total == 40 for e in events)
+    assert all(isinstance(e, TrainingProgress) for e in events)
+    merged = events[0]
+    for event in events[1:]:
+        merged = event.merged_after(merged)
+    assert merged.losses == list(trainer.losses) and merged.validations == trainer.validations
+    assert merged.snapshot is events[-1].snapshot
+    # Without params the snapshots carry them only where the held-out set was scored.
+    assert [e.snapshot.params is not None for e in events] == [e.snapshot.validation is not None for e in events]
 
 
 def test_rates_set_mid_run_reach_the_next_step():
@@ -78,7 +154,7 @@ def test_rates_set_mid_run_reach_the_next_step():
 
 
 def test_loss_history_behaves_like_a_list_of_pairs_in_a_fraction_of_the_memory():
-    from metaviz.training import LossHistory
+    from metaviz.jobs.training import LossHistory
 
     pairs = [(i, 1.0 / i) for i in range(1, 100_001)]
     history = LossHistory(pairs)

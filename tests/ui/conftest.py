@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metaviz.config import default_config
+from metaviz.learners import default_config
 from metaviz.ui.app import make_window
 from metaviz.ui.settings import Preferences
+
+TIMEOUT = 20_000  # ms: generous, never a measure of the machine's speed
 
 
 def tiny_config(**changes):
@@ -17,7 +19,7 @@ def tiny_config(**changes):
 
 
 class Dialogs:
-    """Stands in for message boxes: records messages, answers questions."""
+    """Stands in for message boxes: records messages, records and answers questions."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -37,10 +39,12 @@ def dialogs():
 
 @pytest.fixture
 def open_window(qtbot, prefs_path, dialogs, monkeypatch):
-    """A factory; each window is closed (joining its worker) at teardown."""
+    """A factory; each window is closed at teardown, which must join every thread it started."""
+    from metaviz.ui.evaluation_view import EvaluationView
     from metaviz.ui.main_window import MainWindow
 
     monkeypatch.setattr(MainWindow, "show_message", lambda self, title, text: dialogs.messages.append(text))
+    monkeypatch.setattr(EvaluationView, "show_box", lambda self, text: dialogs.messages.append(text))
 
     def confirm(self, question):
         dialogs.questions.append(question)
@@ -59,7 +63,8 @@ def open_window(qtbot, prefs_path, dialogs, monkeypatch):
     yield make
     for window in windows:
         window.close()
-        assert not window.controller.running, "the worker thread must be joined when the window closes"
+        assert not window.runner.running, "the training thread must be joined when the window closes"
+        assert not window.session.evaluation.runner.running, "the evaluation thread must be joined too"
 
 
 @pytest.fixture
@@ -74,7 +79,7 @@ def tiny():
 
 @pytest.fixture
 def wait_state(qtbot):
-    def wait(window, state, timeout=20_000):
+    def wait(window, state, timeout=TIMEOUT):
         qtbot.waitUntil(lambda: window.state == state, timeout=timeout)
 
     return wait
