@@ -19,6 +19,7 @@ from .config import TaskConfig
 from .files import WriteError, resolve_target, write_atomic
 from .jobs import Log, TrainControl, drain
 from .jobs.evaluation import evaluation_job
+from .jobs.events import Cancelled
 from .jobs.reproduce import PAPER_PRESET, reproduce_job
 from .jobs.training import Snapshot, Trainer, training_job
 from .learners import DivergedError, default_config, make_learner
@@ -144,14 +145,25 @@ def train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(progress.snapshot, force=progress.done == trainer.budget)
 
+    def stop_between_steps(signum, frame) -> None:
+        # A KeyboardInterrupt raised mid-step could leave the optimiser, the parameters and
+        # the history out of step (the checkpoint would then not resume exactly): Ctrl-C
+        # asks the driver to stop after the current meta-step; a second one interrupts now.
+        if control.stopped:
+            raise KeyboardInterrupt
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, stop_between_steps)
     try:
-        drain(training_job(trainer, control, with_params=False), on_event=show)
-    except KeyboardInterrupt:
+        drain(training_job(trainer, control, with_params=False), control=control, on_event=show)
+    except (Cancelled, KeyboardInterrupt):
         status = 130
         message = f"interrupted at iteration {learner.iteration}"
     except DivergedError as exc:
         status = 1
         message = str(exc)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if bar is not None:
         bar.close()
     # A second Ctrl-C during the save must not lose the run: ignore it until saved.

@@ -100,14 +100,15 @@ def _read_until(stream, marker, timeout):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT and select on pipes are POSIX")
-def test_interrupting_training_saves_a_resumable_checkpoint(tmp_path):
+def test_interrupting_training_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     checkpoint = tmp_path / "long.pt"
-    process = subprocess.Popen([sys.executable, "main.py", "train", "--iterations", "1000000", "--out",
+    budget = 2000  # a few seconds: long enough to interrupt, short enough to finish after
+    process = subprocess.Popen([sys.executable, "main.py", "train", "--iterations", str(budget), "--out",
                                 str(checkpoint)], cwd=ROOT, stderr=subprocess.PIPE)
     try:
         # The bar is drawn after the first meta-step, inside the loop that handles Ctrl-C.
         head = _read_until(process.stderr, b"it/s", timeout=60)
-        assert b"training maml on sinusoid for 1000000 iterations" in head
+        assert f"training maml on sinusoid for {budget} iterations".encode() in head
         process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=60)
     finally:
@@ -119,13 +120,33 @@ def test_interrupting_training_saves_a_resumable_checkpoint(tmp_path):
     assert "interrupted at iteration" in stderr and "--resume" in stderr
     trainer = load_trainer(checkpoint)  # saved and loadable
     done = trainer.learner.iteration
-    assert 0 < done < 1_000_000 and f"interrupted at iteration {done}" in stderr
-    assert len(trainer.losses) == done and trainer.budget == 1_000_000
-    resumed = run("train", "--resume", checkpoint, "--iterations", done + 5, "--quiet", "--inner-lr", 0.02)
+    assert 0 < done < budget and f"interrupted at iteration {done}" in stderr
+    assert len(trainer.losses) == done and trainer.budget == budget  # history and parameters agree
+
+    resumed = run("train", "--resume", checkpoint, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    payload = torch.load(checkpoint, weights_only=True)
-    assert payload["learner"]["iteration"] == done + 5
-    assert payload["learner"]["inner_lr"] == 0.02  # --inner-lr applies on resume
+    straight = run("train", "--iterations", budget, "--quiet", "--out", tmp_path / "straight.pt")
+    assert straight.returncode == 0, straight.stderr
+    a, b = load_trainer(checkpoint), load_trainer(tmp_path / "straight.pt")
+    assert a.learner.iteration == b.learner.iteration == budget
+    assert a.losses == b.losses
+    for name, tensor in b.learner.tensors.items():
+        assert torch.equal(a.learner.tensors[name], tensor), name
+
+
+def test_resume_honours_new_rates(tmp_path):
+    checkpoint = tmp_path / "r.pt"
+    assert run("train", "--iterations", 5, "--meta-batch", 2, "--out", checkpoint, "--quiet").returncode == 0
+    assert torch.load(checkpoint, weights_only=True)["learner"]["inner_lr"] == 0.01
+    resumed = run("train", "--resume", checkpoint, "--iterations", 8, "--inner-lr", 0.02, "--meta-lr", 0.003,
+                  "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    state = torch.load(checkpoint, weights_only=True)["learner"]
+    assert state["iteration"] == 8 and state["inner_lr"] == 0.02
+    assert 0 < state["meta_lr"] <= 0.003  # the new base rate, cosine-scheduled
+    kept = run("train", "--resume", checkpoint, "--iterations", 9, "--quiet")  # no rate given: the run's own
+    assert kept.returncode == 0, kept.stderr
+    assert torch.load(checkpoint, weights_only=True)["learner"]["inner_lr"] == 0.02
 
 
 def test_task_options_reach_the_checkpoint(tmp_path):

@@ -1,5 +1,6 @@
 """Checkpoints round-trip exactly and every bad file is refused with its reason."""
 
+import math
 import os
 import pickle
 import zipfile
@@ -174,3 +175,17 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, trainer)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
+
+
+def test_a_checkpoint_of_the_first_version_still_loads(tmp_path):
+    # The first version wrote the sinusoid's ranges as flat fields and named no plugins.
+    trainer = _trainer()
+    path = save_checkpoint(tmp_path / "old.pt", trainer)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["task"] = {"amp_min": 0.1, "amp_max": 5.0, "phase_min": 0.0, "phase_max": math.pi,
+                                 "x_min": -5.0, "x_max": 5.0, "noise_std": 0.0}
+    payload.pop("plugins", None)
+    torch.save(payload, path)
+    restored = load_trainer(path)
+    assert restored.learner.family.ranges == {"amp": (0.1, 5.0), "phase": (0.0, math.pi), "x": (-5.0, 5.0)}
+    assert restored.learner.config == trainer.learner.config and restored.losses == trainer.losses

@@ -89,3 +89,21 @@ def test_trajectory_mse_is_the_per_task_mse_of_every_step():
     predictions, target = torch.randn(4, 3, 7, 1, generator=g), torch.randn(3, 7, 1, generator=g)
     expected = torch.stack([per_task_mse(p, target) for p in predictions], dim=1)
     assert torch.allclose(trajectory_mse(predictions, target), expected)
+
+
+def test_csv_rows_are_the_curves_and_numbers_read_alike():
+    import csv
+    import io
+
+    from metaviz.report import CSV_COLUMNS, curves_csv, format_number, protocol_text
+
+    result = evaluate(_FixedPredictor(torch.zeros_like), shots=(5, 10), steps=2, num_tasks=10, name="zero")
+    rows = list(csv.reader(io.StringIO(curves_csv([result]))))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + 2 * 3
+    for learner, k, step, mean, ci95, median, diverged in rows[1:]:
+        curve = result.curves[int(k)]
+        assert learner == "zero"
+        assert float(mean) == curve.mean[int(step)] and float(ci95) == curve.ci95[int(step)]
+        assert float(median) == curve.median[int(step)] and int(diverged) == curve.diverged[int(step)]
+    assert (format_number(0.012345), format_number(0.0012345), format_number(0)) == ("0.0123", "1.23e-03", "0.0000")
+    assert protocol_text([result]).startswith(f"10 held-out sinusoid tasks (seed {result.seed}), 100 query points")
