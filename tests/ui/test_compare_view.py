@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from metaviz.config import default_config
-from metaviz.learners.base import make_learner
-from metaviz.tasks import SinusoidFamily
-from metaviz.training import Trainer
+from metaviz.jobs.training import Trainer
+from metaviz.learners import default_config, make_learner
+from metaviz.session import LearnerLibrary
+from metaviz.task_history import TaskHistory
+from metaviz.tasks.sinusoid import Sinusoid
 from metaviz.ui.compare_view import CompareView
-from metaviz.ui.library import LearnerLibrary
-from metaviz.ui.task_browser import TaskHistory
 from tests.helpers import trained_learner
+
+from .conftest import TIMEOUT
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def view(qtbot):
     qtbot.addWidget(widget)
     widget.resize(900, 600)
     widget.set_learners({"MAML": trained_learner("maml"), "multi-task": trained_learner("multitask")})
-    history = TaskHistory(SinusoidFamily(), 0)
+    history = TaskHistory(Sinusoid(), 0)
     widget.set_task(history.new_random(5))
     widget.history = history
     widget.redraw()
@@ -48,13 +49,13 @@ def test_one_pane_per_learner_with_its_own_adapted_fit(view):
 def test_panes_follow_task_changes_clicks_and_steps(qtbot, view):
     before = {name: _drawn(pane).copy() for name, pane in view._panes.items()}
     view.set_task(view.sample.with_point(1.0, 2.0))  # a click on the main plot adds a point
-    qtbot.waitUntil(lambda: not view._redraw.isActive())
+    qtbot.waitUntil(lambda: not view._redraw.isActive(), timeout=TIMEOUT)
     for name, pane in view._panes.items():
         assert not np.allclose(_drawn(pane), before[name])
         assert len(pane.support.getData()[0]) == 6
     view.set_task(view.history.new_random(5))
     view.set_steps(5)
-    qtbot.waitUntil(lambda: not view._redraw.isActive())
+    qtbot.waitUntil(lambda: not view._redraw.isActive(), timeout=TIMEOUT)
     assert all(v.trajectory.shape[0] == 6 for v in view.views.values())
 
 
@@ -94,20 +95,20 @@ def test_the_windows_compare_tab_follows_the_main_plot(qtbot, open_window, tiny,
     from PySide6.QtCore import Qt
 
     window = open_window(tiny(iterations=20))
-    window.start()
+    window.model.start()
     wait_state(window, "done")
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
-    window.start()
+    window.model.start()
     wait_state(window, "done")
     window.session.show_tab(window.session.compare)
     compare = window.session.compare
-    qtbot.waitUntil(lambda: set(compare.views) == {"MAML", "pretrained"})
+    qtbot.waitUntil(lambda: set(compare.views) == {"MAML", "pretrained"}, timeout=TIMEOUT)
     before = {name: view.post.copy() for name, view in compare.views.items()}
-    window.task_plot.clicked.emit(0.5, 2.0, Qt.MouseButton.LeftButton)  # a click adds a support point
-    qtbot.waitUntil(lambda: all(not np.allclose(compare.views[n].post, before[n]) for n in before), timeout=2000)
-    assert all(len(pane.support.getData()[0]) == window.history.current.shots for pane in compare._panes.values())
+    window.explore.task_plot.clicked.emit(0.5, 2.0, Qt.MouseButton.LeftButton)  # a click adds a support point
+    qtbot.waitUntil(lambda: all(not np.allclose(compare.views[n].post, before[n]) for n in before), timeout=TIMEOUT)
+    assert all(len(pane.support.getData()[0]) == window.model.history.current.shots for pane in compare._panes.values())
     window.controls.adapt_steps.spin.setValue(3)  # as typed by a user
-    qtbot.waitUntil(lambda: all(v.trajectory.shape[0] == 4 for v in compare.views.values()), timeout=2000)
+    qtbot.waitUntil(lambda: all(v.trajectory.shape[0] == 4 for v in compare.views.values()), timeout=TIMEOUT)
     # The evaluation tab offers the same trained learners; the side panel steps aside for it.
     window.session.show_tab(window.session.evaluation)
     assert window.session.evaluation.checked_learners() == ["MAML", "pretrained"]

@@ -13,21 +13,24 @@ import pytest
 from PySide6.QtGui import QImage
 
 from metaviz.checkpoint import load_learner
-from metaviz.config import default_config
-from metaviz.evaluation import evaluate
-from metaviz.learners.base import make_learner
-from metaviz.training import TrainControl, Trainer
+from metaviz.jobs import TrainControl, drain
+from metaviz.jobs.evaluation import evaluate
+from metaviz.jobs.training import Trainer, training_job
+from metaviz.learners import default_config, make_learner
+from metaviz.report import CSV_COLUMNS
 from metaviz.ui.evaluation_view import EvaluationView
-from metaviz.ui.figures import CSV_COLUMNS
+
+from .conftest import TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
+OUTPUTS = {"table.md", "results.json", "figure.png", "figure.svg"}
 
 
 def trained(kind: str = "maml", iterations: int = 30):
     config = default_config(kind, iterations=iterations, meta_batch=5, eval_every=1000)
     trainer = Trainer(make_learner(config))
-    for _ in trainer.run(TrainControl(config.inner_lr, config.meta_lr), params_interval=float("inf")):
-        pass
+    drain(training_job(trainer, TrainControl(config.inner_lr, config.meta_lr), with_params=False))
+    assert trainer.learner.iteration == iterations
     return trainer.learner
 
 
@@ -69,6 +72,13 @@ def protocol(view, tasks, steps, shots=(5, 10, 20), seed=None):
         view.form.seed.setValue(seed)
 
 
+def start_and_wait_for_progress(qtbot, view):
+    """Start the view's evaluation and wait until its first unit is reported."""
+    assert view.run()
+    assert view.runner.running and view.cancel_button.isEnabled() and not view.run_button.isEnabled()
+    qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=TIMEOUT)
+
+
 def run(qtbot, view, timeout=60_000):
     with qtbot.waitSignal(view.results_changed, timeout=timeout) as blocker:
         assert view.run()
@@ -102,13 +112,12 @@ def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
     assert [r.learner for r in done] == ["a", "b"] and view.progress.value() == view.progress.maximum() == 6
     assert view.figure.curves.keys() == {(n, k) for n in "ab" for k in (5, 10, 20)}
     view.set_results([])
-    protocol(view, 4000, 10)  # long enough to be cancelled after its first K
-    with qtbot.waitSignal(view.runner.progress, timeout=60_000):
-        assert view.run()
+    protocol(view, 50_000, 10)  # long enough to be cancelled after its first unit
+    start_and_wait_for_progress(qtbot, view)
     assert not view.run() and "already running" in view.boxes[-1]  # one run at a time
-    with qtbot.waitSignal(view.runner.cancelled, timeout=60_000):
-        view.cancel()
-    assert not view.runner.running
+    view.cancel()
+    qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
+    assert view.progress.value() < view.progress.maximum()
     assert view.results == [] and view.table.rowCount() == 0 and view.figure.curves == {}
     assert view.status.text().startswith("cancelled") and view.run_button.isEnabled()
     assert list(tmp_path.iterdir()) == []
@@ -118,11 +127,11 @@ def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
     view.set_learners({"maml": trained()})
     protocol(view, 20, 2, shots=(5,))
     [plain] = run(qtbot, view)
-    assert plain.task["amp_min"] == 0.1 and plain.task["amp_max"] == 5.0
+    assert plain.task["family"] == "sinusoid" and plain.task["ranges"]["amp"] == [0.1, 5.0]
     view.form.range_boxes["amp_min"].setValue(5.0)
     view.form.range_boxes["amp_max"].setValue(10.0)
     [probe] = run(qtbot, view)
-    assert probe.task["amp_min"] == 5.0 and probe.task["amp_max"] == 10.0
+    assert probe.task["ranges"]["amp"] == [5.0, 10.0] and probe.task["ranges"]["x"] == plain.task["ranges"]["x"]
     assert probe.curves[5].mean[0] > 4 * plain.curves[5].mean[0]  # amplitudes twice as large on average
     view.form.reset_ranges()
     assert view.form.range_boxes["amp_max"].value() == 5.0
@@ -158,11 +167,13 @@ def test_table_has_our_rows_then_the_published_ones(view, results):
 
 def test_closing_while_running_joins_the_thread(qtbot, view):
     view.set_learners({"maml": trained()})
-    protocol(view, 4000, 10)
-    with qtbot.waitSignal(view.runner.progress, timeout=60_000):
-        assert view.run()
+    protocol(view, 50_000, 10)
+    start_and_wait_for_progress(qtbot, view)
+    thread = view.runner._thread
+    assert thread.isRunning()
     view.close()  # the fixture asserts the thread is joined; nothing is shown afterwards
-    assert not view.runner.running and view.results == [] and view.run_button.isEnabled()
+    assert not view.runner.running and not thread.isRunning()
+    assert view.results == [] and view.run_button.isEnabled()
 
 
 def test_exports(view, results, tmp_path):
@@ -186,7 +197,7 @@ def test_exports(view, results, tmp_path):
 
     assert view.export_markdown(tmp_path / "table.md")
     text = (tmp_path / "table.md").read_text()
-    assert "30 held-out tasks" in text and "| K=5, 1 step | K=5, 4 steps |" in text
+    assert "30 held-out sinusoid tasks" in text and "| K=5, 1 step | K=5, 4 steps |" in text
     assert "| MAML | Finn et al. 2017" in text and "| 0.67 |" in text and "| predict zero |" in text
     assert f"| maml-a | metaviz, 30 it. | {results[0].curves[5].mean[1]:.4f}" in text
     assert view.boxes == []
@@ -236,15 +247,15 @@ def test_reproduce_loads_results_and_writes_what_the_cli_writes(qtbot, view, tmp
     assert [r.learner for r in view.results] == ["maml", "pretrained", "multitask"]
     assert view.results[0].curves[5].mean == runs[0].result.curves[5].mean
     names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"table.md", "results.json", "figure.png", "figure.svg"} <= names
+    assert OUTPUTS | {"maml.pt", "pretrained.pt", "multitask.pt", "curves.csv"} <= names
     log = view.log_view.toPlainText()
     assert "training maml for 5 iterations" in log and "figure:" in log
 
 
 def test_cancelled_reproduction_writes_no_table_or_figure(qtbot, view, tmp_path):
-    with qtbot.waitSignal(view.runner.log, timeout=30_000):
-        assert view.reproduce(tmp_path, iterations=1_000_000)
-    with qtbot.waitSignal(view.runner.cancelled, timeout=30_000):
-        view.cancel()
-    assert not view.runner.running and view.results == []
-    assert not {"table.md", "results.json", "figure.png", "figure.svg"} & {p.name for p in tmp_path.iterdir()}
+    assert view.reproduce(tmp_path, iterations=1_000_000)
+    qtbot.waitUntil(lambda: "training maml" in view.log_view.toPlainText(), timeout=TIMEOUT)
+    view.cancel()
+    qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
+    assert view.results == [] and view.status.text().startswith("cancelled") and view.run_button.isEnabled()
+    assert not OUTPUTS & {p.name for p in tmp_path.iterdir()}

@@ -10,21 +10,24 @@ import numpy as np
 import torch
 from PySide6.QtGui import QImage
 
+from metaviz.learners import make_learner
 from metaviz.ui.export import _split_close
 from metaviz.ui.settings import Preferences
+
+from .conftest import TIMEOUT
 
 
 def test_png_export_has_the_requested_size(window, tmp_path):
     window.resize(1200, 800)
-    assert window.files.export_png(window.task_plot, tmp_path / "task.png", width=640)
+    assert window.files.export_png(window.explore.task_plot, tmp_path / "task.png", width=640)
     image = QImage(str(tmp_path / "task.png"))
     assert not image.isNull() and image.width() == 640 and image.height() > 100
 
 
 def test_svg_export_is_valid_and_holds_the_curves(qtbot, window, wait_state, tmp_path):
-    window.start()
+    window.model.start()
     wait_state(window, "done")
-    for plot, points in ((window.task_plot, 200), (window.training_plot, 40)):
+    for plot, points in ((window.explore.task_plot, 200), (window.explore.training_plot, 40)):
         path = tmp_path / "plot.svg"
         assert window.files.export_svg(plot, path)
         root = ET.parse(path).getroot()  # raises if not well-formed XML
@@ -41,32 +44,32 @@ def test_closed_svg_paths_keep_their_close():
 
 def test_curves_csv_matches_the_plot(qtbot, window, tmp_path):
     window.controls.adapt_steps.spin.setValue(3)
-    qtbot.waitUntil(lambda: window.view.trajectory.shape[0] == 4)
+    qtbot.waitUntil(lambda: window.explore.view.trajectory.shape[0] == 4, timeout=TIMEOUT)
     assert window.files.export_curves(tmp_path / "curves.csv")
     with open(tmp_path / "curves.csv") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["x", "truth", "pre", "step_1", "step_2", "post"]
     table = np.array(rows[1:], dtype=float)
-    x, pre = window.task_plot.pre.getData()
+    x, pre = window.explore.task_plot.pre.getData()
     assert np.allclose(table[:, 0], x) and np.allclose(table[:, 2], pre)
-    assert np.allclose(table[:, -1], window.task_plot.post.getData()[1])
-    assert np.allclose(table[:, 1], window.task_plot.truth.getData()[1])
+    assert np.allclose(table[:, -1], window.explore.task_plot.post.getData()[1])
+    assert np.allclose(table[:, 1], window.explore.task_plot.truth.getData()[1])
 
 
 def test_history_csv(qtbot, window, wait_state, tmp_path):
-    window.start()
+    window.model.start()
     wait_state(window, "done")
     assert window.files.export_history(tmp_path / "history.csv")
     with open(tmp_path / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 40 and rows[0]["iteration"] == "1"
-    assert float(rows[9]["loss"]) == window.trainer.losses[9][1]
-    assert float(rows[9]["val_mse_step_0"]) == window.trainer.validations[1].mse[0]
+    assert float(rows[9]["loss"]) == window.model.trainer.losses[9][1]
+    assert float(rows[9]["val_mse_step_0"]) == window.model.trainer.validations[1].mse[0]
 
 
 def test_unwritable_folder_shows_a_dialog(window, dialogs, tmp_path):
     missing = tmp_path / "no such folder" / "plot.png"
-    assert not window.files.export_png(window.task_plot, missing, width=300)
+    assert not window.files.export_png(window.explore.task_plot, missing, width=300)
     assert not window.files.export_curves(missing.with_suffix(".csv"))
     assert len(dialogs.messages) == 2 and "no such folder" in dialogs.messages[1]
 
@@ -80,35 +83,39 @@ def test_settings_json_round_trip_and_bad_file(window, dialogs, tmp_path):
     data["shots"] = 7
     path.write_text(json.dumps(data))
     assert window.files.load_settings(path)
-    assert window.config.shots == 7 and window.controls.shots.value() == 7
-    assert window.history.current.shots == 7
-    before = window.config
+    assert window.model.config.shots == 7 and window.controls.shots.value() == 7
+    assert window.model.history.current.shots == 7
+    before = window.model.config
     (tmp_path / "bad.json").write_text('{"shots": -1}')
     assert not window.files.load_settings(tmp_path / "bad.json")
-    assert "shots" in dialogs.messages[-1] and window.config is before
+    assert "shots" in dialogs.messages[-1] and window.model.config is before
 
 
 def test_checkpoint_reloads_to_the_same_curves(qtbot, open_window, wait_state, tmp_path):
     first = open_window()
-    first.start()
+    first.model.start()
     wait_state(first, "done")
-    first.repaint_if_dirty()
     path = tmp_path / "run.pt"
     assert first.files.save_checkpoint(path)
     second = open_window()
-    second.history = first.history  # the same task on both
+    second.model.history = first.model.history  # the same task on both
     assert second.files.load_checkpoint(path)
-    assert second.state == "done" and second.trainer.learner.iteration == 40
-    assert second.losses == first.losses
-    assert np.allclose(second.compute_view().trajectory, first.compute_view().trajectory)
+    model = second.model
+    assert second.state == "done" and model.trainer.learner.iteration == 40
+    assert model.active.name == "run" and [e.name for e in model.library.trained()] == ["run"]
+    assert model.losses == first.model.losses and len(model.losses) == 40
+    assert np.allclose(model.adaptation_view().trajectory, first.model.adaptation_view().trajectory)
+    assert not np.allclose(model.adaptation_view().trajectory,
+                           model.adaptation_view(make_learner(model.config)).trajectory)  # not a fresh model
+    qtbot.waitUntil(lambda: "40 / 40" in second.status.text.text(), timeout=TIMEOUT)
 
 
 def test_bad_checkpoint_changes_nothing(window, dialogs, tmp_path):
     path = tmp_path / "bad.pt"
     path.write_bytes(b"not a checkpoint")
-    trainer = window.trainer
+    trainer = window.model.trainer
     assert not window.files.load_checkpoint(path)
-    assert window.trainer is trainer and "checkpoint" in dialogs.messages[-1]
+    assert window.model.trainer is trainer and "checkpoint" in dialogs.messages[-1]
 
 
 def test_settings_survive_a_second_window(open_window, prefs_path, tiny):
@@ -117,38 +124,38 @@ def test_settings_survive_a_second_window(open_window, prefs_path, tiny):
     first.resize(900, 500)
     first.close()
     second = open_window(None, prefs_path)
-    assert second.config.meta_lr == 0.005 and second.controls.meta_lr.value() == 0.005
-    assert second.config.iterations == 40
+    assert second.model.config.meta_lr == 0.005 and second.controls.meta_lr.value() == 0.005
+    assert second.model.config.iterations == 40
     assert Preferences(prefs_path).geometry() is not None
     assert second.height() == 500  # restored (the offscreen screen may clamp the width)
 
 
 def test_model_change_asks_and_can_be_declined(qtbot, window, wait_state, dialogs):
-    window.start()
+    window.model.start()
     wait_state(window, "done")
     dialogs.answer = False
     window.controls.meta_batch.spin.setValue(7)
-    assert dialogs.questions and window.config.meta_batch == 5
-    assert window.controls.meta_batch.spin.value() == 5 and window.trainer.learner.iteration == 40
+    assert dialogs.questions and window.model.config.meta_batch == 5
+    assert window.controls.meta_batch.spin.value() == 5 and window.model.trainer.learner.iteration == 40
     dialogs.answer = True
     window.controls.meta_batch.spin.setValue(7)
-    assert window.config.meta_batch == 7 and window.trainer.learner.iteration == 0
+    assert window.model.config.meta_batch == 7 and window.model.trainer.learner.iteration == 0
 
 
 def test_switching_learners_keeps_each_trained_one(qtbot, window, wait_state, dialogs):
-    window.start()
+    window.model.start()
     wait_state(window, "done")
-    trained = {name: t.clone() for name, t in window.trainer.learner.tensors.items()}
+    trained = {name: t.clone() for name, t in window.model.trainer.learner.tensors.items()}
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("multitask"))
     assert not dialogs.questions  # nothing is discarded, so nothing to confirm
-    assert window.config.learner == "multitask" and window.trainer.learner.iteration == 0
-    names = [e.name for e in window.session.library.entries]
+    assert window.model.config.learner == "multitask" and window.model.trainer.learner.iteration == 0
+    names = [e.name for e in window.model.library.entries]
     assert names == ["MAML", "multi-task"]
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("maml"))
-    assert window.config.learner == "maml" and window.trainer.learner.iteration == 40
-    for name, tensor in window.trainer.learner.tensors.items():
+    assert window.model.config.learner == "maml" and window.model.trainer.learner.iteration == 40
+    for name, tensor in window.model.trainer.learner.tensors.items():
         assert torch.equal(tensor, trained[name])
     # the untrained multi-task model is not kept once we move away from it
-    assert [e.name for e in window.session.library.entries] == ["MAML"]
+    assert [e.name for e in window.model.library.entries] == ["MAML"]
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
-    assert [e.name for e in window.session.library.entries] == ["MAML", "pretrained"]
+    assert [e.name for e in window.model.library.entries] == ["MAML", "pretrained"]
