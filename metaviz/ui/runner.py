@@ -116,13 +116,20 @@ class JobRunner(QObject):
         self.cancel()
         self._join()
 
+    def _from_current_worker(self) -> bool:
+        """The signal being handled comes from this job's worker, not from one that was
+        stopped (joined) before it and whose last signals were still queued."""
+        return self._worker is not None and self.sender() is self._worker
+
     @Slot(object)
     def _deliver(self, event: Any) -> None:
-        if self.running and self._on_event is not None:
+        if self._from_current_worker() and self._on_event is not None:
             self._on_event(event)
 
     @Slot(str, object)
     def _finish(self, outcome: str, error: object) -> None:
+        if not self._from_current_worker():
+            return  # a stopped job's late "ended" must not end the job started after it
         on_end = self._on_end
         if self._join() and on_end is not None:
             on_end(outcome, error)

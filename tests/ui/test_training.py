@@ -66,6 +66,47 @@ def test_start_trains_to_done(qtbot, window, wait_state):
     assert not window.runner.running
 
 
+def test_state_machine_start_pause_step_stop(qtbot, window, wait_state, controls):
+    """Start -> training; Pause -> paused; Step (from paused) -> exactly one more
+    iteration; Resume -> training; Stop -> idle; Start again -> done at the budget."""
+    model = window.model
+    model.set_budget(100_000)
+    click(qtbot, window, "start")
+    assert window.state == "training" and window.runner.running
+    qtbot.waitUntil(lambda: model.snapshot is not None and model.snapshot.iteration >= 2, timeout=TIMEOUT)
+    click(qtbot, window, "pause")
+    assert window.state == "paused"
+    [control] = controls
+    qtbot.waitUntil(lambda: control.parked, timeout=TIMEOUT)  # the worker waits: its iteration is final
+    paused_at = model.trainer.learner.iteration
+    qtbot.waitUntil(lambda: model.snapshot.iteration == paused_at, timeout=TIMEOUT)  # all of it shown
+    assert [it for it, _ in model.losses] == list(range(1, paused_at + 1))
+    buttons = window.run_buttons.buttons
+    assert buttons["resume"].isEnabled() and buttons["step"].isEnabled() and not buttons["pause"].isEnabled()
+
+    control.parked = False  # the worker is waiting: only the step below can wake it
+    click(qtbot, window, "step")
+    qtbot.waitUntil(lambda: control.parked, timeout=TIMEOUT)
+    assert model.trainer.learner.iteration == paused_at + 1
+    qtbot.waitUntil(lambda: model.snapshot.iteration == paused_at + 1, timeout=TIMEOUT)
+    assert window.state == "paused" and [it for it, _ in model.losses][-2:] == [paused_at, paused_at + 1]
+
+    click(qtbot, window, "resume")
+    assert window.state == "training"
+    qtbot.waitUntil(lambda: model.snapshot.iteration > paused_at + 2, timeout=TIMEOUT)
+    click(qtbot, window, "stop")  # joins the worker
+    assert window.state == "idle" and not window.runner.running and not model.running
+    stopped_at = model.trainer.learner.iteration
+    assert 0 < stopped_at < 100_000 and [it for it, _ in model.losses] == list(range(1, stopped_at + 1))
+
+    model.set_budget(stopped_at + 5)  # Start continues the same model to its budget
+    click(qtbot, window, "start")
+    wait_state(window, "done")
+    assert model.trainer.learner.iteration == stopped_at + 5
+    assert [it for it, _ in model.losses] == list(range(1, stopped_at + 6))
+    assert not window.run_buttons.buttons["start"].isEnabled() and not window.run_buttons.buttons["step"].isEnabled()
+
+
 def test_step_from_idle_adds_exactly_one_iteration(qtbot, window, controls):
     model = window.model
     click(qtbot, window, "step")
