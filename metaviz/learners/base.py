@@ -112,6 +112,19 @@ class Learner(ABC):
     def default_adapt_lr(self, shots: int) -> float:
         """The test-time rate used when ``lr`` is None, for K = ``shots``."""
 
+    # --- optional: a predictive distribution ------------------------------------------
+    #: True for learners that answer :meth:`predictive` (the window draws a band,
+    #: evaluation reports NLL and interval coverage).
+    has_predictive = False
+
+    def predictive(
+        self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation [T, Q, 1] each of y at ``x_query`` after full
+        adaptation to the support points; the std includes the observation noise.
+        Pure, like :meth:`adapt_trajectory`. Only learners with ``has_predictive``."""
+        raise NotImplementedError(f"{self.kind} has no predictive distribution")
+
     # --- shared behaviour ---------------------------------------------------------
     def set_rates(self, inner_lr: float | None = None, meta_lr: float | None = None) -> None:
         """Change rates between meta-steps; the next step uses them."""
