@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import TaskConfig
 from ..registry import Registry
 from ..streams import make_generator
-from .base import Parameter, TaskBatch, TaskFamily, check_family
+from .base import Option, Parameter, TaskBatch, TaskFamily, check_family
 
 FAMILY_REGISTRY: Registry[type[TaskFamily]] = Registry(
     "task family", "FAMILIES", __name__, name_of=lambda cls: cls.name, check=check_family
@@ -27,5 +27,5 @@ def family_names() -> list[str]:
     return FAMILY_REGISTRY.names()
 
 
-__all__ = ["FAMILY_REGISTRY", "Parameter", "TaskBatch", "TaskFamily", "family_names", "make_family",
+__all__ = ["FAMILY_REGISTRY", "Option", "Parameter", "TaskBatch", "TaskFamily", "family_names", "make_family",
            "make_generator"]

@@ -8,6 +8,10 @@ sliders, plot ranges, evaluation ranges and probes are all built from the declar
 
 Shapes: a batch of T tasks is ``tasks`` [T, P] (one column per declared parameter, in
 declaration order); inputs and outputs are [T, N, 1].
+
+A family may also declare ``options``: fixed settings that are not task parameters
+(a kernel's length scale), each with a default and bounds; and an exact ``oracle``,
+the best prediction possible from a task's support points (see :meth:`TaskFamily.oracle`).
 """
 
 from __future__ import annotations
@@ -24,10 +28,28 @@ from ..config import TaskConfig
 
 @dataclass(frozen=True)
 class Parameter:
-    """One task parameter: ``name`` (settings and CLI), ``label`` (window), default range."""
+    """One task parameter: ``name`` (settings and CLI), ``label`` (window), default range.
+
+    An ``integer`` parameter (a mode, a count) is drawn uniformly among the whole numbers
+    of its range; a family rounds it when reading it, so any value in the range (a
+    window's slider) means the nearest whole one (halves up)."""
 
     name: str
     label: str
+    low: float
+    high: float
+    help: str = ""
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class Option:
+    """A fixed setting of a family (not drawn per task): ``name`` (settings and CLI),
+    ``label`` (window), its ``default`` and the bounds ``low`` <= value <= ``high``."""
+
+    name: str
+    label: str
+    default: float
     low: float
     high: float
     help: str = ""
@@ -59,6 +81,14 @@ def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Ge
     return torch.empty(shape).uniform_(low, high, generator=generator)
 
 
+def whole_numbers(name: str, low: float, high: float) -> tuple[int, int]:
+    """The first and last whole number in [low, high]; ``ValueError`` naming ``name`` if none."""
+    first, last = math.ceil(low), math.floor(high)
+    if first > last:
+        raise ValueError(f"the {name} range [{low:g}, {high:g}] holds no whole number")
+    return first, last
+
+
 class TaskFamily(ABC):
     """Base of every family. Subclasses set ``name``, ``label``, ``parameters`` and
     ``x_range`` and implement :meth:`truth`; the rest has working defaults (parameters
@@ -69,6 +99,9 @@ class TaskFamily(ABC):
     description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Parameter, ...]]
     x_range: ClassVar[tuple[float, float]] = (-5.0, 5.0)
+    options: ClassVar[tuple[Option, ...]] = ()
+    #: True when :meth:`oracle` gives a standard deviation as well as a mean.
+    oracle_has_std: ClassVar[bool] = False
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         config = config or TaskConfig(family=self.name)
@@ -81,11 +114,29 @@ class TaskFamily(ABC):
         if unknown:
             raise ValueError(f"the {self.name} family has no parameter {', '.join(map(repr, unknown))}; "
                              f"its ranges are {', '.join(defaults)}")
+        for p in self.parameters:
+            if p.integer and p.name in overrides:
+                whole_numbers(p.name, *overrides[p.name])
         self.ranges: dict[str, tuple[float, float]] = {**defaults, **overrides}
-        # The settings with every range written out: a checkpoint holds them all, so it
-        # does not depend on the defaults of a later version.
+        self.option_values: dict[str, float] = self._option_values(config)
+        # The settings with every range (and option) written out: a checkpoint holds them
+        # all, so it does not depend on the defaults of a later version.
         self.config = TaskConfig(family=self.name, noise_std=config.noise_std,
-                                 ranges=tuple((n, lo, hi) for n, (lo, hi) in self.ranges.items()))
+                                 ranges=tuple((n, lo, hi) for n, (lo, hi) in self.ranges.items()),
+                                 options=tuple(self.option_values.items()))
+
+    def _option_values(self, config: TaskConfig) -> dict[str, float]:
+        declared = {o.name: o for o in self.options}
+        given = dict(config.options)
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            known = f"its options are {', '.join(declared)}" if declared else "it has none"
+            raise ValueError(f"the {self.name} family has no option {', '.join(map(repr, unknown))}; {known}")
+        for name, value in given.items():
+            o = declared[name]
+            if not o.low <= value <= o.high:
+                raise ValueError(f"{self.name} option {name} must be between {o.low:g} and {o.high:g}, got {value:g}")
+        return {o.name: float(given.get(o.name, o.default)) for o in self.options}
 
     @property
     def noise_std(self) -> float:
@@ -97,17 +148,43 @@ class TaskFamily(ABC):
         """Noise-free y for x [T, N, 1] of tasks [T, P]; returns [T, N, 1]."""
 
     def sample_tasks(self, num_tasks: int, generator: torch.Generator) -> torch.Tensor:
-        """Task parameters [T, P], each uniform on its range (drawn one parameter at a time)."""
+        """Task parameters [T, P], each uniform on its range (drawn one parameter at a time;
+        integer parameters uniform among the whole numbers of their range)."""
         if num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
-        columns = [uniform((num_tasks,), *self.ranges[p.name], generator) for p in self.parameters]
+        columns = [self._sample_integers(num_tasks, p.name, generator) if p.integer
+                   else uniform((num_tasks,), *self.ranges[p.name], generator) for p in self.parameters]
         return torch.stack(columns, dim=1)
+
+    def _sample_integers(self, num_tasks: int, name: str, generator: torch.Generator) -> torch.Tensor:
+        first, last = whole_numbers(name, *self.ranges[name])
+        return torch.randint(first, last + 1, (num_tasks,), generator=generator).to(torch.get_default_dtype())
 
     def sample_x(self, tasks: torch.Tensor, num_points: int, generator: torch.Generator) -> torch.Tensor:
         """Inputs for tasks [T, P], [T, N, 1]; uniform on the x range unless a family says otherwise."""
         if num_points < 1:
             raise ValueError(f"number of points must be >= 1, got {num_points}")
         return uniform((tasks.shape[0], num_points, 1), *self.ranges["x"], generator)
+
+    def oracle(
+        self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor,
+        tasks: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """The best prediction possible at ``x_query`` [T, Q, 1] from the support points
+        ``x_support``/``y_support`` [T, K, 1] of tasks drawn from this family with its
+        settings: ``(mean, std)`` [T, Q, 1] each, ``std`` (including the label noise) or
+        None when the family gives only a mean (:attr:`oracle_has_std`).
+
+        A family implements it only where the answer is exact (e.g. the Gaussian-process
+        posterior); the default returns None: no exact oracle. ``tasks`` [T, P] may be
+        passed but the built-in oracles ignore it: an answer read off the task itself
+        would be the truth, not the best possible guess from the points."""
+        return None
+
+    @classmethod
+    def has_oracle(cls) -> bool:
+        """Whether this family implements :meth:`oracle`."""
+        return cls.oracle is not TaskFamily.oracle
 
     def y_bound(self) -> float:
         """A bound on |y| over the declared ranges, for plot ranges (default: the truth of
@@ -160,3 +237,11 @@ def check_family(cls) -> None:
     for p in cls.parameters:
         if not isinstance(p, Parameter) or not (math.isfinite(p.low) and math.isfinite(p.high) and p.low <= p.high):
             raise ValueError(f"task family {cls.name!r}: bad parameter {p!r}")
+        if p.integer and math.ceil(p.low) > math.floor(p.high):
+            raise ValueError(f"task family {cls.name!r}: integer parameter {p.name!r} has no whole number in its range")
+    taken = {p.name for p in cls.parameters} | {"x"}
+    for o in cls.options:
+        if not (isinstance(o, Option) and o.name.isidentifier() and o.name not in taken
+                and all(math.isfinite(v) for v in (o.low, o.default, o.high)) and o.low <= o.default <= o.high):
+            raise ValueError(f"task family {cls.name!r}: bad option {o!r}")
+        taken.add(o.name)
