@@ -70,6 +70,30 @@ def posterior_head(phi: torch.Tensor, y: torch.Tensor, prior: HeadPrior) -> torc
     return prior.mean + z @ whiten.T
 
 
+def whitened_posterior_cov(phi: torch.Tensor, prior: HeadPrior) -> torch.Tensor:
+    """Posterior covariance of the whitened head z (w = mean + L z) for each task.
+
+    phi: [T, K, D] features of the support points. Returns [T, D, D]:
+    (A^T A / noise_var + I)^{-1} with A = phi L, the inverse Hessian of the quadratic
+    that :func:`head_trajectory` minimises (the head's covariance is L Sigma_z L^T).
+    Every eigenvalue of the Hessian is >= 1, so its Cholesky factor is well conditioned.
+    """
+    a = phi.to(torch.float64) @ prior.whitening()
+    eye = torch.eye(a.shape[-1], dtype=torch.float64)
+    return torch.cholesky_inverse(torch.linalg.cholesky(a.mT @ a / prior.noise_var + eye))
+
+
+def predictive_variance(phi_support: torch.Tensor, phi_query: torch.Tensor, prior: HeadPrior) -> torch.Tensor:
+    """Variance of y at the query points under the posterior head, noise included.
+
+    phi_support: [T, K, D]; phi_query: [T, Q, D]. Returns [T, Q, 1]:
+    b^T Sigma_z b + noise_var with b = L^T phi (the query features in whitened coordinates).
+    """
+    b = phi_query.to(torch.float64) @ prior.whitening()  # [T, Q, D]
+    cov = whitened_posterior_cov(phi_support, prior)
+    return ((b @ cov) * b).sum(dim=-1, keepdim=True) + prior.noise_var
+
+
 def head_trajectory(
     phi: torch.Tensor, y: torch.Tensor, prior: HeadPrior, steps: int, lr: float = 1.0
 ) -> torch.Tensor:

@@ -11,16 +11,20 @@ import math
 
 import torch
 
-from ..nets import expand_for_tasks, features, init_params, layer_sizes, param_names
+from ..nets import features_with_constant, init_params, layer_sizes, param_names
 from ..streams import Stream, stream
 from ..tasks import TaskBatch
 from .base import Learner
-from .head_prior import HeadPrior, head_trajectory, posterior_head
+from .head_prior import HeadPrior, head_trajectory, posterior_head, predictive_variance
 from .registry import LearnerSpec
 
 
 class MultiTask(Learner):
-    """Trunk = the MLP without its output layer (1-40-40); heads [P, 41] (40 weights + bias)."""
+    """Trunk = the MLP without its output layer (1-40-40); heads [P, 41] (40 weights + bias).
+
+    Its predictive distribution is the head posterior under the empirical prior."""
+
+    has_predictive = True
 
     def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         c = self.config
@@ -41,8 +45,7 @@ class MultiTask(Learner):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Trunk features plus a constant 1: x [T, N, 1] -> phi [T, N, width + 1]."""
-        h = features(expand_for_tasks(self.trunk, x.shape[0]), x)
-        return torch.cat([h, torch.ones_like(h[..., :1])], dim=-1)
+        return features_with_constant(self.trunk, x)
 
     def sample_batch(self, generator: torch.Generator) -> TaskBatch:
         """``meta_batch`` distinct pool tasks (all of them if the pool is smaller), fresh points."""
@@ -95,6 +98,13 @@ class MultiTask(Learner):
             head = posterior_head(self.features(x_support), y_support, self.prior())
             predictions = self.features(x_query).to(torch.float64) @ head.unsqueeze(-1)
         return predictions.to(x_query.dtype)
+
+    def predictive(self, x_support, y_support, x_query):
+        """Mean: the posterior-mean head's prediction (:meth:`closed_form_predictions`);
+        std: the head posterior's spread at x_query plus the prior's noise variance."""
+        with torch.no_grad():
+            variance = predictive_variance(self.features(x_support), self.features(x_query), self.prior())
+        return self.closed_form_predictions(x_support, y_support, x_query), variance.sqrt().to(x_query.dtype)
 
     def default_adapt_lr(self, shots: int) -> float:
         # A multiplier on exact conjugate-gradient steps: 1 converges fastest.
