@@ -3,12 +3,23 @@
 A checkpoint holds only tensors and plain values: the format tag and version, the
 learner kind, its settings as a dict, its parameters and optimiser state, and the
 trainer's RNG stream and history, so training resumes exactly where it stopped.
+
+A checkpoint from elsewhere is untrusted. Before torch reads it, the file is looked
+at (:func:`_inspect`): only a zip archive of uncompressed records that fit in the file
+is handed to torch (torch allocates every record's declared size first, so a 1 KB
+file declaring a compressed or oversized record could demand gigabytes), and a pickle
+that names code (``os.system``, ``eval``...) is refused with that reason, without
+being unpickled at all. torch's own weights-only unpickler stays the guard of last
+resort. After loading, every field is checked before use (:mod:`metaviz.stored`).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import pickletools
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +37,16 @@ VERSION = 1
 
 
 class CheckpointError(ValueError):
-    """A checkpoint could not be written or read; the message says why, for a person."""
+    """A checkpoint could not be written or read; the message says why, for a person.
+
+    One line of sensible length: a hostile file's values (a name of a million
+    characters, say) are quoted in messages, so a long message keeps its two ends."""
+
+    def __init__(self, message: str) -> None:
+        message = str(message).replace("\r", " ").replace("\n", " ")
+        if len(message) > 600:
+            message = f"{message[:400]} [...] {message[-150:]}"
+        super().__init__(message)
 
 
 def save_checkpoint(path: str | os.PathLike, trainer: Trainer) -> Path:
@@ -53,19 +73,29 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _inspect(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": our message says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # The weights-only unpickler names the global it blocked; anything else it
-        # rejects is bytes that are not a pickle at all.
-        if "GLOBAL" in str(exc):
-            raise CheckpointError(
-                f"{path}: refused to load: it contains Python objects that could run code "
-                f"(a metaviz checkpoint holds only tensors and plain values)"
-            ) from exc
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from exc
+        # The weights-only unpickler names the global it blocked (one _inspect did not
+        # see, e.g. behind a memo): the file holds code.
+        if "global" in str(exc).lower():
+            raise CheckpointError(_holds_code(path, None)) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: too large to load into memory") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, zipfile errors, ...
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {exc})") from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {reason})") from None
+    try:
+        return _validated(path, payload)
+    except RecursionError:  # e.g. settings nested a million lists deep
+        raise CheckpointError(f"{path}: not a metaviz checkpoint (values nested too deeply)") from None
+
+
+def _validated(path: Path, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a metaviz checkpoint")
     version = payload.get("version")
@@ -100,8 +130,9 @@ def load_trainer(path: str | os.PathLike, kind: str | None = None) -> Trainer:
     try:
         learner.load_state_dict(payload["learner"])
         trainer.load_state_dict(payload["trainer"])
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "values nested too deeply"
+        raise CheckpointError(f"{path}: {reason}") from None
     return trainer
 
 
@@ -122,3 +153,72 @@ def _build(path: Path, config: TrainConfig, plugins: Any):
             ": load its plugin with --plugin FILE (or METAVIZ_PLUGINS)"
         raise CheckpointError(f"{path}: holds a {config.learner!r} learner on the {config.task.family!r} family, "
                               f"unknown here ({exc.args[0].split(';')[0]}){hint}") from None
+
+
+# Globals a torch checkpoint names that are data, not code (torch's weights-only
+# unpickler decides what loads; this only decides what a refusal says).
+_DATA_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode")
+_SCANNED_BYTES = 64 * 2**20
+
+
+def _names_in_pickle(data: bytes) -> list[str]:
+    """The globals (``module.name``) a pickle would import, read from its opcodes
+    without running any. Stops quietly at bytes that are not a pickle."""
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                names.append(str(arg).replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(".".join(strings[-2:]))
+            elif isinstance(arg, str):
+                strings = [*strings[-1:], arg]
+            if opcode.name == "STOP":
+                break
+    except Exception:  # garbage or truncation: the names seen so far stand
+        pass
+    return names
+
+
+def _holds_code(path: Path, name: str | None) -> str:
+    calls = f" (loading it would call {name})" if name else ""
+    return (f"{path}: the file holds code that could run{calls}, so it was not loaded: "
+            f"a metaviz checkpoint holds only tensors and plain values")
+
+
+def _refuse_code(path: Path, pickled: bytes) -> None:
+    for name in _names_in_pickle(pickled):
+        if not name.startswith(_DATA_GLOBALS):
+            raise CheckpointError(_holds_code(path, name))
+
+
+def _inspect(path: Path) -> None:
+    """Refuse what must not reach torch.load: code, non-zip files (metaviz writes only
+    zip checkpoints; torch's older format allocates every declared storage before
+    reading it), compressed records and records larger than the file itself."""
+    size = path.stat().st_size
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        with open(path, "rb") as handle:
+            _refuse_code(path, handle.read(_SCANNED_BYTES))  # e.g. a bare pickle of os.system
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
+    with archive:
+        records = archive.infolist()
+        for info in records:
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise CheckpointError(f"{path}: not a metaviz checkpoint (record {info.filename!r} is compressed; "
+                                      f"metaviz writes none)")
+            if info.file_size != info.compress_size or info.header_offset + info.file_size > size:
+                raise CheckpointError(f"{path}: not a readable checkpoint (record {info.filename!r} declares "
+                                      f"{info.file_size:,} bytes that the file does not hold)")
+        pickles = [info for info in records if info.filename.endswith("data.pkl")]
+        if not pickles:
+            raise CheckpointError(f"{path}: not a metaviz checkpoint (no data.pkl record)")
+        for info in pickles:
+            try:
+                pickled = archive.read(info)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {exc})") from None
+            _refuse_code(path, pickled)

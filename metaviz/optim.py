@@ -16,6 +16,12 @@ from typing import Any
 
 import torch
 
+from .config import MAX_RATE
+from .stored import stored_float, stored_int, stored_tensor
+
+# More optimiser steps than any run can take (the iteration budget is bounded far below).
+MAX_STEPS = 2**31 - 1
+
 
 def flat_parameters(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Copy ``tensors`` into one contiguous buffer [N]; return it and leaf views of it
@@ -59,25 +65,52 @@ class Adam:
         denominator = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
         self.flat.addcdiv_(self.exp_avg, denominator, value=-self.lr / (1 - beta1**self.steps))
 
+    def follow(self, flat: torch.Tensor) -> None:
+        """Update ``flat`` from now on: a copy of the old buffer on another device (the
+        moments move with it)."""
+        self.flat = flat
+        self.exp_avg, self.exp_avg_sq = self.exp_avg.to(flat.device), self.exp_avg_sq.to(flat.device)
+
+    def snapshot(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The moments and step count, to :meth:`restore` after a step that is undone."""
+        return self.exp_avg.clone(), self.exp_avg_sq.clone(), self.steps
+
+    def restore(self, snapshot: tuple[torch.Tensor, torch.Tensor, int]) -> None:
+        exp_avg, exp_avg_sq, self.steps = snapshot
+        self.exp_avg.copy_(exp_avg)
+        self.exp_avg_sq.copy_(exp_avg_sq)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "steps": self.steps,
             "lr": self.lr,
             "betas": list(self.betas),
             "eps": self.eps,
-            "exp_avg": self.exp_avg.clone(),
-            "exp_avg_sq": self.exp_avg_sq.clone(),
+            "exp_avg": self.exp_avg.to("cpu", copy=True),  # checkpoints hold CPU tensors
+            "exp_avg_sq": self.exp_avg_sq.to("cpu", copy=True),  # checkpoints hold CPU tensors
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`state_dict`; a mismatch raises ``ValueError`` and changes nothing."""
-        try:
-            moments = (state["exp_avg"], state["exp_avg_sq"])
-            steps, lr, eps = int(state["steps"]), float(state["lr"]), float(state["eps"])
-            betas = (float(state["betas"][0]), float(state["betas"][1]))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"optimiser state is malformed ({exc})") from exc
-        if any(not isinstance(m, torch.Tensor) or m.shape != self.flat.shape for m in moments):
-            raise ValueError("optimiser state does not match the parameters")
+        """Inverse of :meth:`state_dict`. The state may come from an untrusted file: every
+        field is checked (type, dtype, shape, range) before anything is kept, and a
+        mismatch raises ``ValueError`` naming the field and changes nothing."""
+        if not isinstance(state, dict):
+            raise ValueError(f"optimizer state must be a mapping, found a {type(state).__name__}")
+        missing = [key for key in ("steps", "lr", "betas", "eps", "exp_avg", "exp_avg_sq") if key not in state]
+        if missing:
+            raise ValueError(f"optimizer state lacks {', '.join(missing)}")
+        steps = stored_int("optimizer.steps", state["steps"], 0, MAX_STEPS)
+        lr = stored_float("optimizer.lr", state["lr"], 0.0, MAX_RATE, include_minimum=False)
+        eps = stored_float("optimizer.eps", state["eps"], 0.0, 1.0, include_minimum=False)
+        betas = state["betas"]
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ValueError("optimizer.betas must be a list of two numbers")
+        betas = tuple(stored_float(f"optimizer.betas[{i}]", b, 0.0, 1.0) for i, b in enumerate(betas))
+        if max(betas) >= 1.0:
+            raise ValueError(f"optimizer.betas must be below 1, found {list(betas)}")
+        moments = [stored_tensor(f"optimizer.{key}", state[key], self.flat.dtype, self.flat.shape)
+                   for key in ("exp_avg", "exp_avg_sq")]
+        if bool((moments[1] < 0).any()):  # its square root divides every update
+            raise ValueError("optimizer.exp_avg_sq holds negative values")
         self.steps, self.lr, self.eps, self.betas = steps, lr, eps, betas
-        self.exp_avg, self.exp_avg_sq = moments[0].clone(), moments[1].clone()
+        self.exp_avg, self.exp_avg_sq = (m.to(self.flat.device, copy=True) for m in moments)
