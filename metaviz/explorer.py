@@ -8,7 +8,6 @@ Qt runner, or a test's), which calls back in the owner's thread.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, Protocol
@@ -16,9 +15,10 @@ from typing import Any, Protocol
 from .adaptation import AdaptationView, adapt_view
 from .config import TrainConfig
 from .events import ExplorerEvents
+from .explorer_session import SessionOfLearners, caption_text  # noqa: F401 (caption_text: part of this API)
 from .jobs.control import JobControl, TrainControl
 from .jobs.training import LossHistory, Trainer, TrainingProgress, training_job
-from .learners import DivergedError, Learner, default_config, learner_spec, make_learner
+from .learners import DivergedError, Learner, learner_spec, make_learner
 from .session import Entry, LearnerLibrary
 from .task_history import TaskHistory, TaskSample
 
@@ -47,9 +47,10 @@ class Runner(Protocol):
 MODEL_SETTINGS = ("inner_steps", "shots", "meta_batch", "seed", "pool_size", "family")
 
 
-class Explorer:
+class Explorer(SessionOfLearners):
     """The model behind the window. ``confirm(question) -> bool`` asks before anything
-    trained is thrown away."""
+    trained is thrown away. Which learner is active, and learners coming and going, are
+    in :class:`~metaviz.explorer_session.SessionOfLearners`."""
 
     def __init__(self, config: TrainConfig, runner: Runner, confirm: Callable[[str], bool] = lambda q: True) -> None:
         self.events = ExplorerEvents()
@@ -181,6 +182,7 @@ class Explorer:
             self._params = self.trainer.learner.parameters_snapshot()
             self.snapshot = None
             self.events.model.emit()
+            self.events.library.emit()  # the list shows the kept iteration, not the undone one
             self._set_state(RunState.DIVERGED)
             self.events.message.emit("Training diverged", str(error))
             return
@@ -236,65 +238,6 @@ class Explorer:
     def apply_config(self, config: TrainConfig) -> None:
         """A fresh model with ``config`` in place of the active one."""
         self._replace_active(Trainer(make_learner(config)))
-
-    def switch_learner(self, kind: str) -> None:
-        """Come back to the latest entry of ``kind``, or start one; nothing is discarded
-        (an untrained entry holds nothing worth keeping and is dropped)."""
-        if kind == self.config.learner:
-            return
-        if self.active.iterations == 0 and not self.running:
-            self.library.drop(self.active.name)
-            self.active = None
-        entry = self.library.latest_of_kind(kind)
-        if entry is None:
-            kept = {k: getattr(self.config, k) for k in ("seed", "shots", "inner_lr", "eval_every", "eval_tasks")}
-            # Same family and ranges as now: compare and evaluate then see the same tasks.
-            config = dataclasses.replace(default_config(kind, **kept), task=self.config.task)
-            entry = self.library.add(Trainer(make_learner(config)))
-        self.use(entry.name)
-
-    # --- the session's learners ----------------------------------------------------------
-    def use(self, name: str) -> None:
-        """Make ``name`` the entry trained and drawn (a running one is stopped, and kept)."""
-        entry = self.library.get(name)
-        if entry is self.active:
-            return
-        self.stop()
-        self._activate(entry)
-
-    def adopt(self, trainer: Trainer, name: str | None = None) -> Entry:
-        """A loaded or reproduced learner joins the session and becomes the active one."""
-        entry = self.library.add(trainer, name)
-        self.stop()
-        self._activate(entry)
-        return entry
-
-    def add(self, trainer: Trainer, name: str | None = None) -> Entry:
-        """Join the session without becoming active."""
-        entry = self.library.add(trainer, name)
-        self.events.library.emit()
-        return entry
-
-    def drop(self, name: str) -> bool:
-        entry = self.library.get(name)
-        if entry.iterations and not self.confirm(f"Forget {name!r} and its {entry.iterations:,} iterations?"):
-            return False
-        if entry is self.active:
-            self.stop()
-            self.library.drop(name)
-            self.active = None
-            self._activate(self.library.add(Trainer(make_learner(self.config))))
-        else:
-            self.library.drop(name)
-            self.events.library.emit()
-        return True
-
-    def rename(self, old: str, new: str) -> None:
-        """Raises ValueError (empty or taken name)."""
-        try:
-            self.library.rename(old, new)
-        finally:
-            self.events.library.emit()
 
     def _replace_active(self, trainer: Trainer) -> None:
         self.stop()

@@ -15,49 +15,55 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..adaptation import AdaptationView, adapt_view
-from ..learners import Learner, learner_spec
+from ..learners import Learner
 from ..task_history import TaskSample
+from .colours import kind_colour
+from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, legend_below, set_legend, shrinkable_title
 from .plots import TRUTH_PEN
 
-# Colour-blind-safe (Okabe-Ito), one per learner in the order they were added.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-
-
-def _colour(learner: Learner, index: int) -> str:
-    """The learner's declared colour: one colour per learner in every view."""
-    try:
-        return learner_spec(learner.kind).colour
-    except ValueError:
-        return PALETTE[index % len(PALETTE)]
+SUPPORT = {"symbol": "t1", "size": 11, "pen": pg.mkPen("k"), "brush": pg.mkBrush("#9467bd")}
+NEUTRAL = "#555555"  # the shared legend's samples: the style, not one learner's colour
 
 
 def _fmt(value: float) -> str:
     return f"{value:.3g}" if math.isfinite(value) else "diverged"
 
 
-class _Pane:
-    """One plot's items, created once; :meth:`draw` only calls setData."""
+def _mse_line(view: AdaptationView, steps: int) -> str:
+    return f"MSE pre {_fmt(view.pre_mse)}" + (f", after {steps} {_steps(steps)} {_fmt(view.post_mse)}" if steps else "")
 
-    def __init__(self, item: pg.PlotItem, title: str, colour: str) -> None:
-        self.item = item
-        item.setTitle(title, color="#222222", size="11pt")
+
+def _steps(steps: int) -> str:
+    return "step" if steps == 1 else "steps"
+
+
+class _Pane:
+    """One plot's items, created once; :meth:`draw` only calls setData. The learner's name
+    and this task's MSE are the pane's title (never over the curves)."""
+
+    def __init__(self, item: pg.PlotItem, name: str, colour: str) -> None:
+        self.item, self.name, self.colour = item, name, colour
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setMenuEnabled(False)
+        cache_axes(item)
+        shrinkable_title(item)  # a long name is cut, it never widens its pane
         self.truth = item.plot(pen=TRUTH_PEN, name="ground truth")
         self.pre = item.plot(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine), name="pre-update")
         self.post = item.plot(pen=pg.mkPen(colour, width=2.5), name="after k steps")
-        self.support = pg.ScatterPlotItem(symbol="t1", size=11, pen=pg.mkPen("k"), brush=pg.mkBrush("#9467bd"))
+        self.support = pg.ScatterPlotItem(**SUPPORT)
         item.addItem(self.support)
-        self.text = pg.TextItem(color="#222222", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 200))
-        item.addItem(self.text, ignoreBounds=True)
+        self.title = ""
 
-    def draw(self, view: AdaptationView, sample: TaskSample, y_top: float) -> None:
+    def draw(self, view: AdaptationView, sample: TaskSample, steps: int) -> None:
         self.truth.setData(view.x, view.truth)
         self.pre.setData(view.x, view.pre)
         self.post.setData(view.x, view.post)
         self.support.setData(sample.x_support, sample.y_support)
-        self.text.setText(f"MSE pre {_fmt(view.pre_mse)}  post {_fmt(view.post_mse)}")
-        self.text.setPos(view.x[-1], y_top)
+        post = f", post {_fmt(view.post_mse)}" if steps else ""
+        title = f"<span style='color:{self.colour}'>\u25a0</span> {self.name}: MSE pre {_fmt(view.pre_mse)}{post}"
+        if title != self.title:
+            self.title = title
+            self.item.setTitle(title, color=TEXT_COLOUR, size="9pt")
 
 
 class CompareView(QWidget):
@@ -69,6 +75,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.learners: dict[str, Learner] = {}
+        self.colours: dict[str, str] = {}
         self.sample: TaskSample | None = None
         self.steps = 1
         self.views: dict[str, AdaptationView] = {}
@@ -94,22 +101,45 @@ class CompareView(QWidget):
         self._rebuild()
 
     # --- inputs ---------------------------------------------------------------------
-    def set_learners(self, learners: dict[str, Learner]) -> None:
-        """Name -> learner (used from the GUI thread only). Rebuilds panes if names change."""
-        changed = list(learners) != list(self.learners)
+    def set_learners(self, learners: dict[str, Learner], colours: dict[str, str] | None = None) -> None:
+        """Name -> learner (used from the GUI thread only), and name -> colour (default: the
+        colour of each learner's kind). Rebuilds panes if names or colours change."""
+        colours = {name: (colours or {}).get(name) or kind_colour(learner.kind) for name, learner in learners.items()}
+        changed = list(learners) != list(self.learners) or colours != self.colours
         self.learners = dict(learners)
+        self.colours = colours
         if changed:
             self._rebuild()
         else:
-            self._redraw.start()
+            self._schedule()
 
     def set_task(self, sample: TaskSample) -> None:
         self.sample = sample
-        self._redraw.start()
+        self._schedule()
 
     def set_steps(self, steps: int) -> None:
         self.steps = int(steps)
-        self._redraw.start()
+        self._schedule()
+
+    def _legend_columns(self, entries: int) -> int:
+        return max(1, min(entries, (self.width() - 20) // 150))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Fewer legend columns in a narrow window, so the legend never pushes a pane out of sight."""
+        super().resizeEvent(event)
+        legend = getattr(self, "legend", None)
+        if legend is not None and legend.scene() is not None:
+            legend.setColumnCount(self._legend_columns(len(legend.items)))
+        overlay = getattr(self, "_overlay_legend", None)
+        if overlay is not None and overlay.scene() is not None:
+            overlay.setColumnCount(1 if self.width() < 900 else 2)
+        self.canvas.resizeEvent(None)  # fit the layout to the view again with its new minimum
+
+    def _schedule(self) -> None:
+        """Redraw on the next event-loop turn. A pending redraw is not restarted: restarting
+        it on every frame starved it on a busy GUI thread (the panes stayed empty)."""
+        if not self._redraw.isActive():
+            self._redraw.start()
 
     # --- drawing --------------------------------------------------------------------
     def _rebuild(self) -> None:
@@ -118,22 +148,22 @@ class CompareView(QWidget):
         names = list(self.learners)
         self.empty.setVisible(not names)
         self.canvas.setVisible(bool(names))
+        layout = self.canvas.ci.layout
         if self.overlay.isChecked() and names:
             item = self.canvas.addPlot(row=0, col=0)
-            item.addLegend(offset=(10, 10), labelTextColor="#222222", brush=pg.mkBrush(255, 255, 255, 210))
             self._overlay_item = item
             self._overlay_truth = item.plot(pen=TRUTH_PEN, name="ground truth")
-            self._overlay_support = pg.ScatterPlotItem(symbol="t1", size=11, pen=pg.mkPen("k"),
-                                                       brush=pg.mkBrush("#9467bd"), name="used for grad")
+            self._overlay_support = pg.ScatterPlotItem(**SUPPORT, name="used for grad")
             item.addItem(self._overlay_support)
-            self._overlay_text = pg.TextItem(color="#222222", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 200))
-            item.addItem(self._overlay_text, ignoreBounds=True)
             self._overlay_curves = {
-                name: (item.plot(pen=pg.mkPen(_colour(self.learners[name], i), width=1.2, style=Qt.PenStyle.DashLine)),
-                       item.plot(pen=pg.mkPen(_colour(self.learners[name], i), width=2.5), name=name))
-                for i, name in enumerate(names)
+                name: (item.plot(pen=pg.mkPen(self.colours[name], width=1.2, style=Qt.PenStyle.DashLine)),
+                       item.plot(pen=pg.mkPen(self.colours[name], width=2.5), name=name))
+                for name in names
             }
-        else:
+            # Per learner: its colour and its MSE on this task, below the plot.
+            self._overlay_legend = legend_below(item, columns=1 if self.width() < 900 else 2)
+            item.setTitle("dashed: pre-update; solid: after k steps", color=TEXT_COLOUR, size="10pt")
+        elif names:
             columns = 2 if len(names) > 1 else 1
             first = None
             for i, name in enumerate(names):
@@ -143,8 +173,24 @@ class CompareView(QWidget):
                 else:  # linked axes: every pane shows the same window onto x and y
                     item.setXLink(first)
                     item.setYLink(first)
-                self._panes[name] = _Pane(item, name, _colour(self.learners[name], i))
+                self._panes[name] = _Pane(item, name, self.colours[name])
+            for col in range(columns):  # equal widths, whatever each pane's title or labels
+                layout.setColumnStretchFactor(col, 1)
+                layout.setColumnPreferredWidth(col, 1)
+            rows = -(-len(names) // columns)
+            for row in range(rows):
+                layout.setRowStretchFactor(row, 1)
+            # One legend for every pane: the styles (each pane's colour is in its title).
+            legend = pg.LegendItem(labelTextSize="9pt", labelTextColor=TEXT_COLOUR, colCount=self._legend_columns(4))
+            self.canvas.addItem(legend, row=rows, col=0, colspan=columns)
+            layout.setRowStretchFactor(rows, 0)
+            self._legend_samples = [
+                pg.PlotDataItem(pen=TRUTH_PEN), pg.PlotDataItem(pen=pg.mkPen(NEUTRAL, width=1.5,
+                                                                              style=Qt.PenStyle.DashLine)),
+                pg.PlotDataItem(pen=pg.mkPen(NEUTRAL, width=2.5)), pg.ScatterPlotItem(**SUPPORT)]
+            self.legend = legend
         self.redraw()
+        self.canvas.resizeEvent(None)  # fit the new layout to the view
 
     def redraw(self) -> None:
         """Adapt every learner to the current task and draw it."""
@@ -165,13 +211,20 @@ class CompareView(QWidget):
                 view = self.views[name]
                 pre.setData(view.x, view.pre)
                 post.setData(view.x, view.post)
-            self._overlay_text.setText("\n".join(
-                f"{name}: MSE pre {_fmt(v.pre_mse)}  post {_fmt(v.post_mse)}" for name, v in self.views.items()))
-            self._overlay_text.setPos(x_max, y_top)
+            entries = [(self._overlay_truth, "ground truth", DEFINITIONS["ground truth"]),
+                       (self._overlay_support, "used for grad", DEFINITIONS["used for grad"])]
+            entries += [(post, f"{name}: {_mse_line(self.views[name], self.steps)}", DEFINITIONS["after"])
+                        for name, (_, post) in self._overlay_curves.items()]
+            set_legend(self._overlay_legend, entries)
             self._overlay_item.setRange(xRange=(x_min, x_max), yRange=(-y_top, y_top), padding=0)
         else:
             for name, pane in self._panes.items():
-                pane.draw(self.views[name], self.sample, y_top)
+                pane.draw(self.views[name], self.sample, self.steps)
+            truth, pre, post, support = self._legend_samples
+            set_legend(self.legend, [(truth, "ground truth", DEFINITIONS["ground truth"]),
+                                     (pre, "pre-update", DEFINITIONS["pre-update"]),
+                                     (post, f"after {self.steps} {_steps(self.steps)}", DEFINITIONS["after"]),
+                                     (support, "used for grad", DEFINITIONS["used for grad"])])
             if self._panes:
                 first = next(iter(self._panes.values())).item
                 first.setRange(xRange=(x_min, x_max), yRange=(-y_top, y_top), padding=0)

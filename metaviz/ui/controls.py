@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QWidget,
@@ -57,11 +58,15 @@ class LabeledSlider(QWidget):
             self.spin.setSingleStep((high - low) / 100 if not log else 10 ** -decimals)
         self.spin.setKeyboardTracking(False)  # typed values apply on Enter, not per key
         self.spin.setMinimumWidth(90)
+        # Never squashed below a readable height: a short screen scrolls the panel instead.
+        self.spin.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.slider.setMinimumWidth(60)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.spin)
         self.setToolTip(tooltip)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._value = None
         self.setValue(value)
         self.slider.valueChanged.connect(lambda tick: self._set(self._from_tick(tick), emit=True))
@@ -124,26 +129,34 @@ class ControlPanel(QWidget):
             self.family.addItem(cls.label, cls.name)
             self.family.setItemData(self.family.count() - 1, cls.description, Qt.ItemDataRole.ToolTipRole)
         self.family.setToolTip("The family of tasks to meta-train on and explore. " + RESET_TIP)
+        for combo in (self.learner, self.family):  # a long name must not widen the whole panel
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         self.inner_lr = LabeledSlider(1e-4, 10.0, config.inner_lr, log=True,
-                                      tooltip="Inner lr \u03b1: the step size of the inner (per-task) SGD "
-                                              "steps during meta-training. " + LIVE_TIP)
+                                      tooltip="Inner lr \u03b1 (alpha): the step size of the per-task gradient "
+                                              "steps inside meta-training (the paper's \u03b1 = 0.01). " + LIVE_TIP)
         self.meta_lr = LabeledSlider(1e-5, 10.0, config.meta_lr, log=True, decimals=5,
-                                     tooltip="Meta lr \u03b2: the outer (Adam) step size, peak of the cosine "
-                                             "schedule. " + LIVE_TIP)
+                                     tooltip="Meta lr \u03b2 (beta): the step size of the outer (Adam) update of "
+                                             "the starting point, peak of a cosine schedule. " + LIVE_TIP)
         self.adapt_lr = LabeledSlider(1e-4, 2.0, model.adapt_lr, log=True,
-                                      tooltip="Test-time adaptation lr used for the plotted task "
-                                              "(multi-task model: a multiplier on exact steps).")
+                                      tooltip="Adapt lr: the step size of the test-time gradient steps drawn on "
+                                              "the plot (not used in training; for the multi-task model, a "
+                                              "multiplier on exact steps). Applies at once.")
         self.adapt_steps = LabeledSlider(0, 20, model.adapt_steps, integer=True,
-                                         tooltip="Test-time adaptation steps k drawn on the plot.")
+                                         tooltip="Adapt steps k: how many gradient steps on the triangles the plot "
+                                                 "draws (0: only the pre-update prediction). Applies at once.")
         self.inner_steps = LabeledSlider(1, 10, config.inner_steps, integer=True, tracking=False,
-                                         tooltip="Inner steps during meta-training. " + RESET_TIP)
+                                         tooltip="Train inner steps: gradient steps per task inside each meta-"
+                                                 "training step (the plot's Adapt steps may differ). " + RESET_TIP)
         self.shots = LabeledSlider(1, 50, config.shots, integer=True, tracking=False,
-                                   tooltip="K: support points per task while training, and on the plotted task. "
+                                   tooltip="K shots: support points per task while meta-training (the "
+                                           "training K). The plotted task starts with the same K; points you "
+                                           "click or remove change only the plotted K, shown above the plot. "
                                            + RESET_TIP)
         self.meta_batch = LabeledSlider(1, 500, config.meta_batch, integer=True, tracking=False,
-                                        tooltip="Tasks per meta-step. " + RESET_TIP)
+                                        tooltip="Meta-batch: tasks per meta-training step. " + RESET_TIP)
         self.budget = LabeledSlider(1, 100_000, config.iterations, integer=True, tracking=False,
-                                    tooltip="Meta-iterations to train (applies to the current run).")
+                                    tooltip="Budget: meta-iterations to train to (applies to the current run).")
         self.seed = LabeledSlider(0, 9999, config.seed, integer=True, tracking=False,
                                   tooltip="Seed of initialisation and task stream. " + RESET_TIP)
         form = QFormLayout(self)
@@ -154,7 +167,9 @@ class ControlPanel(QWidget):
                               ("Budget", self.budget), ("Seed", self.seed)):
             form.addRow(label, widget)
         self.refresh()
-        self.learner.currentIndexChanged.connect(lambda _: model.switch_learner(self.learner.currentData()))
+        # No to "stop the run?": the selector shows the learner that goes on training.
+        self.learner.currentIndexChanged.connect(
+            lambda _: model.switch_learner(self.learner.currentData()) or self.refresh())
         self.family.currentIndexChanged.connect(lambda _: self._change("family", self.family.currentData()))
         for slider in (self.inner_lr, self.meta_lr):
             slider.valueChanged.connect(lambda _: model.set_rates(self.inner_lr.value(), self.meta_lr.value()))

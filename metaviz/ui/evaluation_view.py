@@ -8,6 +8,7 @@ learners; only this GUI thread touches widgets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -28,16 +30,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..files import write_atomic
 from ..jobs import JobControl, Log, Progress, Result
 from ..jobs.evaluation import evaluation_job
-from ..jobs.reproduce import reproduce_job
-from ..learners import Learner, default_config, make_learner
+from ..jobs.reproduce import PAPER_PRESET, reproduce_job
+from ..jobs.runs import default_workers
+from ..learners import Learner, default_config, learner_spec, make_learner
 from ..protocol import EvaluationResult
-from ..report import curves_csv, markdown_report, table_rows
+from ..report import table_rows
+from .evaluation_exports import EvaluationExports
 from .evaluation_form import ProtocolForm, group
 from .figures import EvaluationFigure, ExportError
 from .runner import JobRunner
+
+PAPER_TASKS = 600  # PROTOCOL.md: the paper's numbers are means over 600 held-out tasks
+
+
+def paper_run_name(kind: str) -> str:
+    """What a reproduced learner is called in the window (session list, figure, table)."""
+    return f"{learner_spec(kind).label} (paper run)"
 
 
 def independent_copy(learner: Learner) -> Learner:
@@ -62,15 +72,13 @@ def evaluate_all(learners: dict[str, Learner], tasks: dict, **protocol):
     yield Result(results)
 
 
-def _check_target(path: Path) -> None:
-    """Refuse before writing anything: a missing folder or a path that is a folder."""
-    if path.is_dir():
-        raise ExportError(f"cannot write {path}: it is a folder")
-    if not path.parent.is_dir():
-        raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class EvaluationView(QWidget):
+class EvaluationView(EvaluationExports, QWidget):
     """Settings, Run / Cancel, progress, the figure and the table, exports.
 
     Signals: ``error_message(str)`` for every error shown; ``results_changed(list)``
@@ -85,9 +93,12 @@ class EvaluationView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: list[EvaluationResult] = []
+        self.colours: dict[str, str] = {}
         self.runner = JobRunner("evaluation", self)
         self._out_dir: Path | None = None  # set while a reproduction runs
+        self.clock = time.perf_counter  # tests put a fake clock here
         self._started = 0.0
+        self._what = ""
         self._output = None  # the finished job's result
         self._build()
 
@@ -108,17 +119,21 @@ class EvaluationView(QWidget):
         side.addWidget(self.progress)
         side.addWidget(self.status)
         exports = QGridLayout()
+        self.export_buttons: list[QPushButton] = []
         for index, (text, method, filter_) in enumerate((
                 ("Figure PNG…", self.export_png, "PNG image (*.png)"),
                 ("Figure SVG…", self.export_svg, "SVG image (*.svg)"),
                 ("Curves CSV…", self.export_csv, "CSV (*.csv)"),
                 ("Table Markdown…", self.export_markdown, "Markdown (*.md)"))):
-            button = QPushButton(text, clicked=lambda _=False, m=method, f=filter_, t=text: self._ask_export(m, f, t))
+            button = QPushButton(text, clicked=lambda _=False, m=method, f=filter_, t=text: self._ask_export(m, f, t),
+                                 enabled=False, toolTip="Run an evaluation first: there is nothing to export yet")
+            self.export_buttons.append(button)
             exports.addWidget(button, index // 2, index % 2)
         side.addWidget(group("Export", exports))
         side.addWidget(QPushButton("Reproduce the paper…", clicked=self._ask_reproduce,
-                                   toolTip="train MAML, pretrained and multi-task with their default budgets, "
-                                           "evaluate, write checkpoints, table and figure"))
+                                   toolTip=f"Train MAML, pretrained and multi-task with their default budgets, "
+                                           f"evaluate them on the protocol's {PAPER_TASKS} tasks per K (whatever "
+                                           f"the tasks box says), write checkpoints, table and figure"))
         side.addWidget(self.log_view)
         side.addStretch(1)
         self.figure = EvaluationFigure()
@@ -129,9 +144,15 @@ class EvaluationView(QWidget):
         plots.setSizes([500, 250])
         settings = QWidget()
         settings.setLayout(side)
-        settings.setMaximumWidth(360)
+        # In a scroll area: a short screen scrolls the settings instead of growing the window.
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(settings)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setFixedWidth(min(settings.minimumSizeHint().width(), 340) + bar + 4)
         layout = QHBoxLayout(self)
-        layout.addWidget(settings)
+        layout.addWidget(scroll)
         layout.addWidget(plots, 1)
 
     # --- learners -------------------------------------------------------------------
@@ -139,9 +160,11 @@ class EvaluationView(QWidget):
     def learners(self) -> dict[str, Learner]:
         return self.form.learners
 
-    def set_learners(self, learners: dict[str, Learner]) -> None:
-        """Offer ``learners`` (name -> learner), all checked; the ranges reset to theirs."""
+    def set_learners(self, learners: dict[str, Learner], colours: dict[str, str] | None = None) -> None:
+        """Offer ``learners`` (name -> learner), all checked; the ranges reset to theirs.
+        ``colours`` (name -> colour) keeps each learner's colour from the other views."""
         self.form.set_learners(learners)
+        self.colours = dict(colours or {})
 
     def checked_learners(self) -> list[str]:
         return self.form.checked_learners()
@@ -162,7 +185,7 @@ class EvaluationView(QWidget):
         copies = {n: independent_copy(self.learners[n]) for n in names}
         self._start(evaluate_all(copies, tasks, shots=shots, steps=form.steps.value(),
                                  num_tasks=form.tasks.value(), seed=form.seed.value(), lr=form.test_lr()))
-        self._begin(f"evaluating {len(names)} learner(s) on {form.tasks.value()} tasks")
+        self._begin(f"evaluating {len(names)} learner(s) on {form.tasks.value()} tasks per K")
         return True
 
     def reproduce(self, out_dir: Path, iterations: int | None = None) -> bool:
@@ -177,9 +200,12 @@ class EvaluationView(QWidget):
         self._out_dir = Path(out_dir)
         self.log_view.clear()
         # The protocol's 600 tasks: the paper's numbers are measured on them, whatever this tab's count.
-        self._start(reproduce_job(self._out_dir, iterations=iterations, num_tasks=600,
-                                  eval_seed=self.form.seed.value(), task=task))
-        self._begin(f"reproducing the paper into {out_dir}")
+        # The learners train in processes of their own, one per core (closing or Cancel ends them).
+        self._start(reproduce_job(self._out_dir, iterations=iterations, num_tasks=PAPER_TASKS,
+                                  eval_seed=self.form.seed.value(), task=task,
+                                  workers=default_workers(len(PAPER_PRESET))))
+        self._begin(f"reproducing the paper into {out_dir}: the protocol's {PAPER_TASKS} tasks per K "
+                    f"(not the tasks box above)")
         return True
 
     def _start(self, job) -> None:
@@ -217,7 +243,8 @@ class EvaluationView(QWidget):
         super().closeEvent(event)
 
     def _begin(self, text: str) -> None:
-        self._started = time.perf_counter()
+        self._started = self.clock()
+        self._what = text
         self.progress.setRange(0, 0)  # busy until the first report
         self.status.setText(text)
         self._set_running(True)
@@ -227,8 +254,14 @@ class EvaluationView(QWidget):
         self.cancel_button.setEnabled(running)
 
     def _on_progress(self, done: int, total: int) -> None:
+        """The bar, and a line with the percentage and the time left (from the rate so far)."""
         self.progress.setRange(0, total)
         self.progress.setValue(done)
+        if total <= 0:
+            return
+        elapsed = self.clock() - self._started
+        left = f", about {_clock(elapsed * (total - done) / done)} left" if 0 < done < total and elapsed > 0 else ""
+        self.status.setText(f"{self._what}\n{100 * done // total}% done{left}")
 
     def _log(self, line: str) -> None:
         self.log_view.appendPlainText(line)
@@ -237,14 +270,14 @@ class EvaluationView(QWidget):
         out_dir, self._out_dir = self._out_dir, None
         if out_dir is None:
             self.set_results(output)
-        else:
-            self.set_results([run.result for run in output])
+        else:  # named as the session lists them: one name per learner in every view
+            self.set_results([dataclasses.replace(run.result, learner=paper_run_name(run.learner)) for run in output])
             try:  # the same figure the CLI writes beside table.md and results.json
                 self._log("figure: " + ", ".join(map(str, self.figure.save(out_dir / "figure"))))
             except ExportError as exc:
                 self.show_error(str(exc))
             self.reproduced.emit(output)
-        self._end(f"done in {time.perf_counter() - self._started:.1f}s")
+        self._end(f"done in {self.clock() - self._started:.1f}s")
 
     def _on_error(self, message: str) -> None:
         self._end("failed", ok=False)
@@ -263,8 +296,11 @@ class EvaluationView(QWidget):
     def set_results(self, results: list[EvaluationResult]) -> None:
         """Show ``results`` in the figure and the table (e.g. loaded from elsewhere)."""
         self.results = list(results)
-        self.figure.set_results(self.results)
+        self.figure.set_results(self.results, self.colours)
         self._fill_table()
+        for button in self.export_buttons:
+            button.setEnabled(bool(self.results))
+            button.setToolTip("" if self.results else "Run an evaluation first: there is nothing to export yet")
         self.results_changed.emit(self.results)
 
     def _fill_table(self) -> None:
@@ -280,38 +316,7 @@ class EvaluationView(QWidget):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 
-    # --- exports and errors ---------------------------------------------------------
-    def export_png(self, path, width: int = 1500) -> bool:
-        return self._export(path, lambda p: self.figure.export_png(p, width))
-
-    def export_svg(self, path) -> bool:
-        return self._export(path, self.figure.export_svg)
-
-    def export_csv(self, path) -> bool:
-        """Columns learner, K, step, mean, ci95, median, diverged; one row per (learner, K, step)."""
-        return self._export(path, lambda p: write_atomic(p, curves_csv(self.results)))
-
-    def export_markdown(self, path) -> bool:
-        """The protocol, then our rows and the published ones (:func:`format_markdown`)."""
-        return self._export(path, lambda p: write_atomic(p, markdown_report(self.results)))
-
-    def _export(self, path, write) -> bool:
-        path = Path(path)
-        if not self.results:
-            return self.show_error("Nothing to export yet: run an evaluation first.")
-        try:
-            _check_target(path)
-            write(path)
-        except OSError as exc:
-            return self.show_error(str(exc) if isinstance(exc, ExportError)
-                                   else f"cannot write {path}: {exc.strerror or exc}")
-        return True
-
-    def _ask_export(self, method, filter_: str, title: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, title.rstrip("…"), "", filter_)
-        if path:
-            method(path)
-
+    # --- errors ----------------------------------------------------------------------
     def _ask_reproduce(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Reproduce the paper into folder")
         if folder:

@@ -76,6 +76,15 @@ class ExploreView(QSplitter):
         elif button == Qt.MouseButton.RightButton:
             self.model.remove_nearest(x, y, self.task_plot.y_scale())
 
+    def hint(self) -> str:
+        """What a newcomer should know now: how to add points when there are none; how to
+        start while the model is untrained and idle; nothing otherwise."""
+        if self.model.history.current.shots == 0:
+            return "Click on the plot to add points (right-click removes one)"
+        if self.model.iteration == 0 and self.model.state is RunState.IDLE:
+            return "Space trains \u00b7 click to add points \u00b7 Help \u25b8 Guided tour explains the figure"
+        return ""
+
     def mark_dirty(self, *_args) -> None:
         self._dirty = True
 
@@ -99,6 +108,7 @@ class ExploreView(QSplitter):
         self.view = model.adaptation_view()
         self.task_plot.draw(self.view, model.history.current, self.task_panel.show_query.isChecked(),
                             self.task_panel.show_steps.isChecked())
+        self.task_plot.set_hint(self.hint())
         snapshot, trainer = model.snapshot, model.trainer
         elapsed = snapshot.elapsed if snapshot else trainer.elapsed
         iteration = model.iteration

@@ -80,12 +80,15 @@ class FileActions:
         return lambda path: self.export_svg(plot(), path)
 
     def export_png(self, plot, path: Path, width: int | None = None) -> bool:
+        """The plot with a caption below it: learner, iterations, the settings that made it."""
         self.window.explore.draw_now()  # the frame timer may not have drawn the newest data yet
-        return self._guard("Export failed", lambda: export_png(plot, path, width or plot.width()))
+        caption = self.window.model.caption()
+        return self._guard("Export failed", lambda: export_png(plot, path, width or plot.width(), caption))
 
     def export_svg(self, plot, path: Path) -> bool:
         self.window.explore.draw_now()
-        return self._guard("Export failed", lambda: export_svg(plot, path))
+        caption = self.window.model.caption()
+        return self._guard("Export failed", lambda: export_svg(plot, path, caption))
 
     def export_curves(self, path: Path) -> bool:
         return self._guard("Export failed", lambda: export_curves_csv(self.window.model.adaptation_view(), path))
@@ -99,7 +102,8 @@ class FileActions:
         return self._guard("Cannot save settings", lambda: save_settings_json(path, self.window.model.config))
 
     def load_settings(self, path: Path) -> bool:
-        """Apply a settings file (a new model); a bad file changes nothing."""
+        """A settings file makes a new model, as a new entry of the session (the one shown
+        before is kept); a bad file changes nothing."""
         model = self.window.model
         config = self._read("Cannot load settings", load_settings_json, path)
         if config is None:
@@ -109,10 +113,8 @@ class FileActions:
         except (ValueError, RuntimeError) as exc:
             self.window.notify("Cannot load settings", f"{path}: {exc}")
             return False
-        if model.trained and not model.confirm("Loading settings starts a new model: discard the training so far?"):
-            return False
-        model.apply_config(config)
-        return True
+        # A new entry: a trained or loaded learner stays in the session under its name.
+        return model.load_config(config)
 
     def save_checkpoint(self, path: Path) -> bool:
         """Stops training first (Start continues it): the worker must not move the weights mid-save."""
@@ -128,8 +130,8 @@ class FileActions:
         trainer = self._read("Cannot load checkpoint", load_trainer, path)
         if trainer is None:
             return False
-        self.window.model.adopt(trainer, Path(path).stem)  # joins the session's learners, shown at once
-        return True
+        # Joins the session's learners, shown at once (None: the user kept a run going).
+        return self.window.model.adopt(trainer, Path(path).stem) is not None
 
     def _read(self, title: str, reader, path: Path):
         """``reader(path)``, or None after showing why not (a CheckpointError is a ValueError)."""

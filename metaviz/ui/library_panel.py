@@ -4,6 +4,7 @@ save or drop each. The window owns the logic; this panel only asks for it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ..learners import learner_spec
@@ -28,13 +29,15 @@ class LibraryPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["name", "learner", "iterations"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setToolTip("Double-click a name to rename it. Every trained learner appears in Compare.")
+        self.tree.setToolTip("Double-click a name to rename it. Every trained learner appears in Compare, "
+                             "and is kept for the next launch when you quit.")
         self.tree.itemChanged.connect(self._on_item_changed)
         # Only the name is editable: edit on double-click in that column, nowhere else.
         self.tree.setEditTriggers(QTreeWidget.EditTrigger.NoEditTriggers)
         self.tree.itemDoubleClicked.connect(lambda item, column: column == 0 and self.tree.editItem(item, 0))
         buttons = QHBoxLayout()
-        for label, signal, tip in (("Use", self.activate, "Make this the learner the window trains and shows"),
+        for label, signal, tip in (("Use", self.activate, "Make this the learner the window trains and shows "
+                                                           "(asks first if another one is training)"),
                                    ("Save\u2026", self.save, "Save this learner as a checkpoint"),
                                    ("Drop", self.drop, "Forget this learner")):
             button = QPushButton(label)
@@ -46,14 +49,19 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.tree)
         layout.addLayout(buttons)
 
-    def refresh(self, active: str) -> None:
-        """Redraw from the library; the ``active`` entry is bold and selected."""
+    def refresh(self, active: str, colours: dict[str, str] | None = None) -> None:
+        """Redraw from the library; the ``active`` entry is bold and selected; each name has
+        a swatch of its colour (``colours``: name -> '#rrggbb'), as in Compare and Evaluate."""
         self.active = active
         self.tree.blockSignals(True)  # filling the tree is not a rename
         self.tree.clear()
         for entry in self.library.entries:
             item = QTreeWidgetItem([entry.name, learner_spec(entry.kind).label, str(entry.iterations)])
             item.setData(0, NAME_ROLE, entry.name)
+            if colours and entry.name in colours:
+                swatch = QPixmap(12, 12)
+                swatch.fill(QColor(colours[entry.name]))
+                item.setIcon(0, QIcon(swatch))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if entry.name == active:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QPushButton, QWidget
 
 from ..explorer import Explorer, RunState
 
@@ -23,13 +23,13 @@ class RunButtons(QWidget):
         super().__init__(parent)
         self.model = model
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        for name, label, tip in BUTTONS:
+        grid = QGridLayout(self)  # two rows of three: narrow enough for a laptop's side panel
+        grid.setContentsMargins(0, 0, 0, 0)
+        for index, (name, label, tip) in enumerate(BUTTONS):
             button = QPushButton(label, toolTip=tip)
             button.clicked.connect(getattr(model, name))
             self.buttons[name] = button
-            row.addWidget(button)
+            grid.addWidget(button, index // 3, index % 3)
         model.events.state.connect(self.refresh)
         self.refresh()
 

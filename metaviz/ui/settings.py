@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from ..config import TrainConfig
 from ..files import write_atomic
@@ -20,13 +20,25 @@ APPLICATION = "metaviz"
 
 
 class Preferences:
-    """Window geometry, the last settings and the last folder used in a file dialog."""
+    """Window geometry, the last settings and the last folder used in a file dialog; and
+    where the session's learners are kept (:meth:`data_folder`).
+
+    ``problems`` lists, for a person, what was stored but could not be used."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.problems: list[str] = []
+        self._path = None if path is None else Path(path)
         if path is None:
             self._store = QSettings(ORGANISATION, APPLICATION)
         else:
             self._store = QSettings(str(path), QSettings.Format.IniFormat)
+
+    def data_folder(self) -> Path:
+        """The user's data folder for metaviz (QStandardPaths' AppDataLocation); beside the
+        preferences file when one was given (tests, screenshots: never the user's)."""
+        if self._path is not None:
+            return self._path.with_name(self._path.stem + "-data")
+        return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
 
     def geometry(self) -> QByteArray | None:
         value = self._store.value("window/geometry")
@@ -36,15 +48,21 @@ class Preferences:
         self._store.setValue("window/geometry", geometry)
 
     def last_config(self) -> TrainConfig | None:
-        """The settings of the last session, or None if absent or no longer valid."""
+        """The settings of the last session, or None if absent or no longer valid (then
+        ``problems`` says why: the window starts from the defaults and tells the user)."""
         text = self._store.value("run/config")
-        if not isinstance(text, str):
+        if text is None:
             return None
         try:
+            if not isinstance(text, str):
+                raise ValueError("not text")
             config = TrainConfig.from_dict(json.loads(text))
             make_learner(config)  # stored settings that no longer build (a plugin gone, ...) are dropped
             return config
-        except (ValueError, RecursionError, RuntimeError):  # json.JSONDecodeError is a ValueError too
+        except (ValueError, RecursionError, RuntimeError, MemoryError) as exc:  # JSONDecodeError is a ValueError
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc) or type(exc).__name__
+            self.problems.append(f"The settings saved by the last session cannot be used ({_short(reason)}): "
+                                 f"metaviz starts from the default settings.")
             return None
 
     def set_last_config(self, config: TrainConfig) -> None:
@@ -59,6 +77,10 @@ class Preferences:
 
     def sync(self) -> None:
         self._store.sync()
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def save_settings_json(path: str | os.PathLike, config: TrainConfig) -> None:

@@ -28,9 +28,17 @@ class TaskPanel(QWidget):
         self.clear.setToolTip("Remove every support point. On the plot, a left click adds one "
                               "and a right click removes the nearest.")
         self.show_query = QCheckBox("Show query points")
-        self.show_query.setToolTip("Points of the same task not used for adaptation (circles)")
+        self.show_query.setToolTip("Query points (circles): more points of the same task, never used for "
+                                   "adaptation; held-out MSE is measured on points like these.")
         self.show_steps = QCheckBox("Show every step")
         self.show_steps.setChecked(True)
+        self.show_steps.setToolTip("Draw the prediction after each step between pre-update (dashed) and "
+                                   "the last step (solid), on a blue-to-red ramp.")
+        for button, tip in ((self.previous, "The previous task you looked at"),
+                            (self.next, "The next task in your history"),
+                            (self.new, "A new task drawn at random from the family, with K points"),
+                            (self.resample, "New support points (K of them) on the same task")):
+            button.setToolTip(tip)
         buttons = QGridLayout()
         buttons.addWidget(self.previous, 0, 0)
         buttons.addWidget(self.next, 0, 1)

@@ -36,7 +36,8 @@ def build_layout(window) -> QTabWidget:
     main.addWidget(tabs)
     main.addWidget(side)
     main.setStretchFactor(0, 1)
-    main.setSizes([960, 440])
+    main.setStretchFactor(1, 0)  # a narrower window takes its width from the plots, not the controls
+    main.setSizes([1000, side.minimumWidth() + 30])
     window.setCentralWidget(main)
     window.statusBar().addPermanentWidget(window.status, 1)
     return tabs

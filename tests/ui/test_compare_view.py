@@ -10,6 +10,7 @@ from metaviz.session import LearnerLibrary
 from metaviz.task_history import TaskHistory
 from metaviz.tasks.sinusoid import Sinusoid
 from metaviz.ui.compare_view import CompareView
+from metaviz.ui.plot_parts import legend_labels
 from tests.helpers import trained_learner
 
 from .conftest import TIMEOUT
@@ -64,7 +65,8 @@ def test_overlay_puts_every_learner_in_one_plot(qtbot, view):
     assert view._panes == {} and set(view._overlay_curves) == {"MAML", "multi-task"}
     post = view._overlay_curves["multi-task"][1].getData()[1]
     np.testing.assert_allclose(post, view.views["multi-task"].post)
-    assert "multi-task: MSE pre" in view._overlay_text.toPlainText()
+    labels = legend_labels(view._overlay_legend)  # below the plot, never over the curves
+    assert any(label.startswith("multi-task: MSE pre") for label in labels)
 
 
 def test_no_learners_shows_a_hint_instead_of_empty_axes(qtbot):

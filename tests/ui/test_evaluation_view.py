@@ -157,11 +157,12 @@ def test_table_has_our_rows_then_the_published_ones(view, results):
     cells = [[view.table.item(r, c).text() for c in range(view.table.columnCount())]
              for r in range(view.table.rowCount())]
     header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
-    assert header == ["method", "K", "step 0", "step 1", "step 4"]  # steps 0, 1, 5, 10 capped at the last (4)
+    # steps 0, 1, 5, 10 capped at the last (4); then NLL and coverage when a learner has a predictive distribution
+    assert header[:5] == ["method", "K", "step 0", "step 1", "step 4"]
     assert [row[:2] for row in cells[:4]] == [["maml-a", "5"], ["maml-a", "10"], ["multi-b", "5"], ["multi-b", "10"]]
     assert cells[0][4].startswith(f"{results[0].curves[5].mean[4]:.4f} \u00b1")
-    assert ["MAML (published)", "5", "", "0.67", ""] in cells
-    assert ["MAML (published)", "10", "", "0.435 \u00b1 0.039", ""] in cells
+    assert ["MAML (published)", "5", "", "0.67", ""] in [row[:5] for row in cells]
+    assert ["MAML (published)", "10", "", "0.435 \u00b1 0.039", ""] in [row[:5] for row in cells]
     assert not any(row[0] == "pretrained, fine-tuned (published)" and row[1] == "10" for row in cells)
 
 
@@ -188,7 +189,7 @@ def test_exports(view, results, tmp_path):
     assert view.export_csv(tmp_path / "curves.csv")
     with open(tmp_path / "curves.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 2 * 2 * 5
+    assert tuple(rows[0])[:len(CSV_COLUMNS)] == CSV_COLUMNS and len(rows) == 2 * 2 * 5
     for row in rows:
         curve = next(r for r in results if r.learner == row["learner"]).curves[int(row["K"])]
         step = int(row["step"])
@@ -244,18 +245,77 @@ def test_reproduce_loads_results_and_writes_what_the_cli_writes(qtbot, view, tmp
     runs = blocker.args[0]
     assert [run.learner for run in runs] == ["maml", "pretrained", "multitask"]
     assert all(run.checkpoint.is_file() for run in runs)
-    assert [r.learner for r in view.results] == ["maml", "pretrained", "multitask"]
+    # Named as the session lists them (one name per learner in every view).
+    assert [r.learner for r in view.results] == ["MAML (paper run)", "pretrained (paper run)",
+                                                 "multi-task (paper run)"]
     assert view.results[0].curves[5].mean == runs[0].result.curves[5].mean
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert OUTPUTS | {"maml.pt", "pretrained.pt", "multitask.pt", "curves.csv"} <= names
     log = view.log_view.toPlainText()
-    assert "training maml for 5 iterations" in log and "figure:" in log
+    assert f"wrote {tmp_path / 'run' / 'maml.pt'}" in log and "figure:" in log
 
 
 def test_cancelled_reproduction_writes_no_table_or_figure(qtbot, view, tmp_path):
     assert view.reproduce(tmp_path, iterations=1_000_000)
-    qtbot.waitUntil(lambda: "training maml" in view.log_view.toPlainText(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=TIMEOUT)  # training has begun
     view.cancel()
     qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
     assert view.results == [] and view.status.text().startswith("cancelled") and view.run_button.isEnabled()
     assert not OUTPUTS & {p.name for p in tmp_path.iterdir()}
+
+
+def test_export_buttons_wait_for_results(view, results):
+    assert view.export_buttons and not any(b.isEnabled() for b in view.export_buttons)
+    view.set_results(results)
+    assert all(b.isEnabled() for b in view.export_buttons)
+    view.set_results([])
+    assert not any(b.isEnabled() for b in view.export_buttons)
+
+
+def test_long_runs_show_percentage_and_time_left(qtbot, view, monkeypatch):
+    """A fake clock and a job that holds after its first report: 25% done after 10 s
+    means about 30 s left (no wall clock is read)."""
+    import threading
+
+    from metaviz.jobs import Progress, Result
+    from metaviz.ui import evaluation_view
+
+    now = {"t": 0.0}
+    view.clock = lambda: now["t"]
+    release = threading.Event()
+
+    def held_job(learners, tasks, **protocol):
+        now["t"] = 10.0
+        yield Progress(25, 100, "evaluating")
+        release.wait(TIMEOUT / 1000)
+        now["t"] = 40.0
+        yield Result([])
+
+    monkeypatch.setattr(evaluation_view, "evaluate_all", held_job)
+    view.set_learners({"maml": trained(iterations=1)})
+    assert view.run()
+    qtbot.waitUntil(lambda: "25% done" in view.status.text(), timeout=TIMEOUT)
+    assert "about 0:30 left" in view.status.text() and view.progress.text() == "25%"
+    release.set()
+    qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
+    assert view.status.text() == "done in 40.0s"
+
+
+def test_reproduce_uses_the_protocols_600_tasks_and_says_so(qtbot, view, monkeypatch, tmp_path):
+    from metaviz.ui import evaluation_view
+
+    seen = {}
+
+    def recording_job(out_dir, **options):
+        seen.update(options)
+        raise ValueError("stopped by the test")
+        yield  # a generator, like the real job
+
+    monkeypatch.setattr(evaluation_view, "reproduce_job", recording_job)
+    view.form.tasks.setValue(100)  # the Evaluate tab's own count is not the protocol's
+    assert view.reproduce(tmp_path)
+    assert "600 tasks per K" in view.status.text()
+    qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
+    assert seen["num_tasks"] == 600 and view.boxes == ["stopped by the test"]
+    [button] = [b for b in view.findChildren(evaluation_view.QPushButton) if b.text().startswith("Reproduce")]
+    assert "600 tasks" in button.toolTip()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -159,3 +162,72 @@ def test_switching_learners_keeps_each_trained_one(qtbot, window, wait_state, di
     assert [e.name for e in window.model.library.entries] == ["MAML"]
     window.controls.learner.setCurrentIndex(window.controls.learner.findData("pretrained"))
     assert [e.name for e in window.model.library.entries] == ["MAML", "pretrained"]
+
+
+def test_exported_images_carry_a_caption(qtbot, window, wait_state, tmp_path):
+    from metaviz.ui.export import export_png as bare_png
+
+    window.model.start()
+    wait_state(window, "done")
+    plot = window.explore.task_plot
+    bare_png(plot, tmp_path / "bare.png", 640)
+    assert window.files.export_png(plot, tmp_path / "task.png", width=640)
+    bare, captioned = QImage(str(tmp_path / "bare.png")), QImage(str(tmp_path / "task.png"))
+    assert captioned.width() == 640 and captioned.height() >= bare.height() + 20
+    strip = [captioned.pixelColor(x, y).lightness() for y in range(bare.height(), captioned.height())
+             for x in range(0, 640, 2)]
+    assert min(strip) < 100  # dark caption text below the plot
+    caption = window.model.caption()
+    assert caption.startswith("MAML, 40 meta-iterations; K=10") and "seed 0" in caption
+    assert window.files.export_svg(window.explore.training_plot, tmp_path / "curves.svg")
+    root = ET.parse(tmp_path / "curves.svg").getroot()
+    [group] = [g for g in root.iter() if g.get("class") == "caption"]
+    text = " ".join(t.text for t in group.iter() if t.tag.endswith("text"))
+    assert text == caption
+
+
+def svg_points(d):
+    return [tuple(map(float, pair.split(","))) for pair in re.findall(r"-?[\d.]+,-?[\d.]+", d)]
+
+
+def test_svg_needs_no_clip_paths_and_overshooting_curves_are_cut(qtbot, tmp_path):
+    """ImageMagick's renderer drops what pyqtgraph clips (only the grid was left): the SVG
+    has no clip paths, and a curve leaving the view is cut at its edge, not drawn over the axes."""
+    from metaviz.ui.export import export_svg
+    from metaviz.ui.plots import TaskPlot
+
+    plot = TaskPlot()
+    qtbot.addWidget(plot)
+    plot.resize(600, 450)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.set_ranges(-5.0, 5.0, 5.0)
+    x = np.linspace(-5, 5, 200)
+    plot.post.setData(x, 12 * np.sin(x))  # leaves the view (|y| <= 5.5) at both ends
+    plot.truth.setData(x, np.sin(x))
+    box = plot.getPlotItem().getViewBox().sceneBoundingRect()
+    export_svg(plot, tmp_path / "plot.svg")
+    text = (tmp_path / "plot.svg").read_text()
+    assert "clip-path=" not in text
+    red = [e for e in ET.fromstring(text).iter() if e.get("stroke", "").lower() == "#d62728"]
+    points = [p for g in red for e in g.iter() if e.tag.endswith("path") for p in svg_points(e.get("d"))]
+    assert len(points) > 50
+    assert all(box.top() - 0.5 <= py <= box.bottom() + 0.5 for _, py in points)
+    assert np.allclose(plot.post.getData()[1], 12 * np.sin(x))  # the plot itself is unchanged
+    if shutil.which("rsvg-convert"):  # a renderer that is not Qt's draws the curves
+        subprocess.run(["rsvg-convert", str(tmp_path / "plot.svg"), "-o", str(tmp_path / "r.png")], check=True)
+        image = QImage(str(tmp_path / "r.png"))
+        reds = sum(1 for px in range(0, image.width(), 2) for py in range(0, image.height(), 2)
+                   if (c := image.pixelColor(px, py)).red() > 180 and c.green() < 90 and c.blue() < 90)
+        assert reds > 50
+
+
+def test_clip_polyline_cuts_at_the_bounds():
+    from metaviz.ui.export import clip_polyline
+
+    xs, ys = clip_polyline(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 4.0, 0.0, -4.0]), -2.0, 2.0)
+    # 0 -> 4 crosses y=2 at x=0.5; 4 -> 0 crosses back at x=1.5; 0 -> -4 crosses y=-2 at x=2.5.
+    assert list(xs) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    assert [y if np.isfinite(y) else None for y in ys] == [0.0, 2.0, None, 2.0, 0.0, -2.0, None]
+    xs, ys = clip_polyline(np.array([0.0, 1.0]), np.array([4.0, -4.0]), -2.0, 2.0)  # through the band
+    assert list(xs) == [0.0, 0.25, 0.75, 1.0] and list(ys[1:3]) == [2.0, -2.0]
