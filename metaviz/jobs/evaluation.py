@@ -10,6 +10,16 @@ unit at any task count, and memory is bounded by the chunk (only the [tasks, ste
 MSE table grows). Draws are made chunk by chunk from the same generators in the same
 order as one big draw would be, so the numbers do not depend on the chunk size (a test
 checks it; label noise is drawn after each chunk's inputs, so with noise they do).
+
+Learners with a predictive distribution (``has_predictive``) are also scored, per K and
+after full adaptation, by the negative log-likelihood of the query targets and the
+coverage of the 95% interval (mean +- 1.96 std). The MSE is scored against the noise-free
+truth, but a predictive distribution that includes the observation noise is a claim about
+observations: so these two are scored against noisy query observations, the family's own
+``observe`` (truth plus its label noise) drawn from a stream of their own
+(``Stream.EVALUATION_QUERY_NOISE``), once per chunk and shared by every K. The MSE
+numbers do not change, and on noise-free tasks the targets are the truth itself (with
+label noise, these targets too depend on the chunk size, as the support labels do).
 """
 
 from __future__ import annotations
@@ -20,8 +30,8 @@ import torch
 
 from ..config import TaskConfig
 from ..learners.base import Learner
-from ..nets import trajectory_mse
-from ..protocol import EvaluationResult, diverged_mask, summarise
+from ..nets import per_task_gaussian_nll, trajectory_mse
+from ..protocol import EvaluationResult, diverged_mask, interval_coverage, summarise, with_predictive
 from ..streams import EVALUATION_SEED, Stream, make_generator, stream
 from ..tasks import make_family
 from .events import Progress, Result, drain
@@ -62,6 +72,10 @@ def evaluation_job(
     support_generators = {k: stream(Stream.EVALUATION_SUPPORT, seed, k) for k in shots}
     mse: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
     diverged: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
+    predictive = getattr(learner, "has_predictive", False)
+    noise_generator = stream(Stream.EVALUATION_QUERY_NOISE, seed)
+    nll: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
+    coverage: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
     total = -(-num_tasks // chunk) * len(shots)
     done = 0
     for start in range(0, num_tasks, chunk):
@@ -69,18 +83,26 @@ def evaluation_job(
         x_query = family.sample_x(chunk_tasks, num_query, generator)
         y_query = family.truth(chunk_tasks, x_query)  # scored against the noise-free truth
         power = y_query.pow(2).mean(dim=(1, 2))
+        if predictive:
+            observed = family.observe(chunk_tasks, x_query, noise_generator)  # NLL and coverage targets
         for k in shots:
             g = support_generators[k]
             x_support = family.sample_x(chunk_tasks, k, g)
             y_support = family.observe(chunk_tasks, x_support, g)
             with torch.no_grad():
                 predictions = learner.adapt_trajectory(x_support, y_support, x_query, steps, lr)
+                if predictive:
+                    mean, std = learner.predictive(x_support, y_support, x_query)
+                    nll[k].append(per_task_gaussian_nll(mean, std, observed))
+                    coverage[k].append(interval_coverage(mean, std, observed))
             errors = trajectory_mse(predictions, y_query)  # [n, steps + 1]
             mse[k].append(errors)
             diverged[k].append(diverged_mask(errors, power))
             done += 1
             yield Progress(done, total, f"{name or learner.kind}: K={k}, tasks {start + 1}-{start + len(chunk_tasks)}")
     curves = {k: summarise(torch.cat(mse[k]), k, torch.cat(diverged[k])) for k in shots}
+    if predictive:
+        curves = {k: with_predictive(c, torch.cat(nll[k]), torch.cat(coverage[k])) for k, c in curves.items()}
     yield Result(EvaluationResult(
         learner=name or learner.kind,
         iteration=learner.iteration,

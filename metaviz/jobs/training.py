@@ -9,6 +9,7 @@ thread never writes what the worker reads.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..config import LIMITS
 from ..learners.base import DivergedError, Learner
 from ..nets import trajectory_mse
 from ..protocol import summarise
+from ..stored import stored_float, stored_int, stored_tensor
 from ..streams import Stream, stream, training_batches
 from ..tasks import TaskBatch
 from .control import TrainControl
@@ -49,6 +52,14 @@ class LossHistory:
     def append(self, pair: tuple[int, float]) -> None:
         self._iterations.append(int(pair[0]))
         self._losses.append(float(pair[1]))
+
+    @classmethod
+    def from_tensor(cls, pairs: torch.Tensor) -> LossHistory:
+        """From (iteration, loss) rows [n, 2] (a checkpoint's), without a Python object per row."""
+        history = cls()
+        history._iterations = array("q", pairs[:, 0].to(torch.int64).numpy().tobytes())
+        history._losses = array("d", pairs[:, 1].to(torch.float64).contiguous().numpy().tobytes())
+        return history
 
     def extend(self, pairs: Iterable[tuple[int, float]]) -> None:
         for pair in pairs:
@@ -189,15 +200,39 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Inverse of :meth:`state_dict`; malformed values raise ``ValueError``."""
+        """Inverse of :meth:`state_dict`, after the learner's (its iteration bounds the history).
+
+        The state may come from an untrusted file: every field is checked (type, dtype,
+        shape, real storage, range) before anything changes; a mismatch raises
+        ``ValueError`` naming the field."""
+        if not isinstance(state, dict):
+            raise ValueError(f"trainer state must be a mapping, found a {type(state).__name__}")
+        missing = [key for key in ("generator", "budget", "elapsed", "losses", "validations") if key not in state]
+        if missing:
+            raise ValueError(f"trainer state lacks {', '.join(missing)}")
+        iteration = self.learner.iteration
+        generator = stored_tensor("trainer.generator", state["generator"], torch.uint8,
+                                  self.generator.get_state().shape, finite=False)
+        budget = stored_int("trainer.budget", state["budget"], 1, LIMITS["iterations"][1])
+        elapsed = stored_float("trainer.elapsed", state["elapsed"], 0.0, sys.float_info.max)
+        losses = stored_tensor("trainer.losses", state["losses"], torch.float64, ndim=2)
+        validations = stored_tensor("trainer.validations", state["validations"], torch.float64, ndim=2,
+                                    finite=False)  # an MSE is nan when every validation task diverged
+        for field_name, table, width in (("losses", losses, 2), ("validations", validations, 2 + VALIDATION_STEPS)):
+            # One row per meta-step at most: a file cannot make the history outgrow its run.
+            if table.shape[1] != width or table.shape[0] > iteration + 1:
+                raise ValueError(f"trainer.{field_name} has shape {tuple(table.shape)}, expected at most "
+                                 f"{iteration + 1} rows of {width}")
+            steps = table[:, 0]
+            if not bool((torch.isfinite(steps) & (steps >= 0) & (steps <= iteration) & (steps == steps.round())).all()):
+                raise ValueError(f"trainer.{field_name} names iterations outside 0..{iteration}")
         try:
-            self.generator.set_state(state["generator"])
-            self.budget = int(state["budget"])
-            self.elapsed = float(state["elapsed"])
-            self.losses = LossHistory((int(i), float(v)) for i, v in state["losses"].tolist())
-            self.validations = [ValidationPoint(int(row[0]), tuple(row[1:])) for row in state["validations"].tolist()]
-        except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as exc:
-            raise ValueError(f"training history is malformed ({exc})") from exc
+            self.generator.set_state(generator)
+        except RuntimeError as exc:
+            raise ValueError(f"trainer.generator is not a random generator's state ({exc})") from None
+        self.budget, self.elapsed = budget, elapsed
+        self.losses = LossHistory.from_tensor(losses)
+        self.validations = [ValidationPoint(int(row[0]), tuple(row[1:])) for row in validations.tolist()]
 
 
 @dataclass(frozen=True)
