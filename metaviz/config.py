@@ -18,6 +18,8 @@ MAX_RATE = 100.0
 MAX_SEED = 2**31 - 1
 MAX_WIDTH = 1024
 MAX_DEPTH = 8
+# The multi-task heads [pool_size, width + 1]: 100,000 pool tasks at width 40, or 4,096 at 1024.
+MAX_HEAD_PARAMETERS = 2**22
 LIMITS = {  # integer settings: (minimum, maximum)
     "iterations": (1, 10_000_000),
     "seed": (0, MAX_SEED),
@@ -72,17 +74,21 @@ def _check_range(name: str, low: Any, high: Any) -> None:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """Which task family, its ranges and its label noise.
+    """Which task family, its ranges, its label noise and its options.
 
     ``ranges`` holds (parameter, low, high) triples that override the family's declared
     defaults (``x`` is the input range); a family fills in the rest when built
     (:func:`metaviz.tasks.make_family`), so a learner's settings always list every range.
-    The family name is checked there too: this module imports no family.
+    ``options`` holds (name, value) pairs for the family's fixed settings that are not
+    task parameters (e.g. a Gaussian process's kernel length scale); the family declares
+    which exist and their bounds, and fills in its defaults the same way.
+    The family name and option names are checked there too: this module imports no family.
     """
 
     family: str = "sinusoid"
     ranges: tuple[tuple[str, float, float], ...] = ()
     noise_std: float = 0.0
+    options: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.family, str) or not self.family.isidentifier():
@@ -101,6 +107,16 @@ class TaskConfig:
         noise = _check_finite("noise_std", self.noise_std)
         if not 0 <= noise <= MAX_MAGNITUDE:
             raise ValueError(f"noise_std must be in [0, {MAX_MAGNITUDE:g}], got {self.noise_std}")
+        if not isinstance(self.options, tuple):
+            raise ValueError("options must be a tuple of (name, value)")
+        names = [entry[0] if isinstance(entry, tuple) and len(entry) == 2 else None for entry in self.options]
+        for entry, name in zip(self.options, names):
+            if not isinstance(name, str):
+                raise ValueError(f"an option must be (name, value), got {entry!r}")
+            if names.count(name) > 1:
+                raise ValueError(f"option {name!r} is given twice")
+            if abs(_check_finite(f"option {name}", entry[1])) > MAX_MAGNITUDE:
+                raise ValueError(f"option {name} must lie within +-{MAX_MAGNITUDE:g}, got {entry[1]:g}")
 
     def range(self, name: str) -> tuple[float, float] | None:
         """The override for ``name``, or None (then the family's default applies)."""
@@ -113,9 +129,20 @@ class TaskConfig:
         kept = tuple(entry for entry in self.ranges if entry[0] != name)
         return replace(self, ranges=(*kept, (name, float(low), float(high))))
 
+    def option(self, name: str) -> float | None:
+        """The value given for option ``name``, or None (then the family's default applies)."""
+        return dict(self.options).get(name)
+
+    def with_option(self, name: str, value: float) -> TaskConfig:
+        kept = tuple(entry for entry in self.options if entry[0] != name)
+        return replace(self, options=(*kept, (name, float(value))))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "ranges": {name: [low, high] for name, low, high in self.ranges},
+        data = {"family": self.family, "ranges": {name: [low, high] for name, low, high in self.ranges},
                 "noise_std": self.noise_std}
+        if self.options:  # absent when empty: the files of option-less families read as before
+            data["options"] = dict(self.options)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> TaskConfig:
@@ -130,6 +157,9 @@ class TaskConfig:
         for legacy in ("amp", "phase", "x"):
             if f"{legacy}_min" in data or f"{legacy}_max" in data:
                 ranges[legacy] = [data.pop(f"{legacy}_min", None), data.pop(f"{legacy}_max", None)]
+        options = data.pop("options", {})  # files written before options existed have none
+        if not isinstance(options, dict):
+            raise ValueError("task options must be a mapping of name to value")
         unknown = sorted(set(data) - {"family", "noise_std"})
         if unknown:
             raise ValueError(f"unknown task setting(s): {', '.join(map(str, unknown))}")
@@ -139,7 +169,8 @@ class TaskConfig:
                 raise ValueError(f"range {name!r} must be [low, high], got {bounds!r}")
             triples.append((str(name), *bounds))
         return cls(family=data.get("family", "sinusoid"), ranges=tuple(triples),
-                   noise_std=data.get("noise_std", 0.0))
+                   noise_std=data.get("noise_std", 0.0),
+                   options=tuple((str(name), value) for name, value in options.items()))
 
 
 @dataclass(frozen=True)
@@ -184,6 +215,10 @@ class TrainConfig:
             raise ValueError(f"hidden must hold 1 to {MAX_DEPTH} layer widths, got {self.hidden!r}")
         for width in self.hidden:
             _check_int("hidden layer width", width, 1, MAX_WIDTH)
+        heads = self.pool_size * (self.hidden[-1] + 1)
+        if heads > MAX_HEAD_PARAMETERS:  # a file of 1 KB must not build a model of gigabytes
+            raise ValueError(f"pool_size x (last hidden width + 1) must be at most {MAX_HEAD_PARAMETERS:,} "
+                             f"(one head per pool task), got {self.pool_size:,} x {self.hidden[-1] + 1:,}")
         if not isinstance(self.task, TaskConfig):
             raise ValueError("task must be a TaskConfig")
 
@@ -193,7 +228,7 @@ class TrainConfig:
         task_changes = {k: changes.pop(k) for k in ("family", "noise_std") if k in changes}
         task = replace(base, **task_changes) if task_changes else base
         if "family" in task_changes and task_changes["family"] != base.family:
-            task = replace(task, ranges=())  # another family's ranges mean nothing to this one
+            task = replace(task, ranges=(), options=())  # another family's settings mean nothing to this one
         return replace(self, task=task, **changes)
 
     def to_dict(self) -> dict[str, Any]:

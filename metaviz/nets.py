@@ -65,6 +65,13 @@ def features(params: Params, x: torch.Tensor) -> torch.Tensor:
     return h
 
 
+def features_with_constant(trunk: Params, x: torch.Tensor) -> torch.Tensor:
+    """Unbatched trunk layers' features of x [T, N, 1] plus a constant 1: [T, N, width + 1]
+    (the design matrix of a linear head with a bias, shared by every task)."""
+    h = features(expand_for_tasks(trunk, x.shape[0]), x)
+    return torch.cat([h, torch.ones_like(h[..., :1])], dim=-1)
+
+
 def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
     """The MLP on batched params: x [T, N, 1] -> y [T, N, 1] (no ReLU on the output layer)."""
     return _linear(features(params[:-2], x), params[-2], params[-1])
@@ -73,6 +80,12 @@ def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
 def per_task_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each task: [T, N, 1] x [T, N, 1] -> [T]."""
     return (prediction - target).pow(2).mean(dim=(1, 2))
+
+
+def per_task_gaussian_nll(mean: torch.Tensor, std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-density of ``target`` under N(mean, std^2), per task: each [T, N, 1] -> [T]."""
+    z = (target - mean) / std
+    return (0.5 * math.log(2 * math.pi) + std.log() + 0.5 * z.pow(2)).mean(dim=(1, 2))
 
 
 def trajectory_mse(predictions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

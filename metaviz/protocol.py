@@ -12,7 +12,7 @@ merely poor; see :func:`diverged_mask`). The job that produces them is
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -21,7 +21,13 @@ from .learners.base import DIVERGENCE_FACTOR
 
 @dataclass(frozen=True)
 class Curve:
-    """Query MSE against adaptation steps for one K; lists have ``steps + 1`` entries."""
+    """Query MSE against adaptation steps for one K; lists have ``steps + 1`` entries.
+
+    For a learner with a predictive distribution, after full adaptation: ``nll`` the mean
+    over tasks of each task's mean negative log-likelihood of its query targets, and
+    ``coverage`` the mean fraction of query targets inside mean +- 1.96 std, each with its
+    95% interval over tasks (``*_ci95``). None for learners without one.
+    """
 
     shots: int
     mean: list[float]
@@ -29,6 +35,10 @@ class Curve:
     median: list[float]
     diverged: list[int]
     num_tasks: int
+    nll: float | None = None
+    nll_ci95: float | None = None
+    coverage: float | None = None
+    coverage_ci95: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,12 +56,17 @@ class EvaluationResult:
     def to_dict(self) -> dict:
         """JSON-safe: curve keys become strings, a non-finite value becomes None."""
         data = asdict(self)
-        data["curves"] = {
-            str(k): {name: [v if math.isfinite(v) else None for v in values] if isinstance(values, list) else values
-                     for name, values in asdict(c).items()}
-            for k, c in self.curves.items()
-        }
+        data["curves"] = {str(k): {name: _json_safe(values) for name, values in asdict(c).items()}
+                          for k, c in self.curves.items()}
         return data
+
+
+def _json_safe(value):
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def diverged_mask(mse: torch.Tensor, signal_power: torch.Tensor) -> torch.Tensor:
@@ -84,3 +99,27 @@ def summarise(mse: torch.Tensor, shots: int, diverged: torch.Tensor | None = Non
         diverged=(mse.shape[0] - count).tolist(),
         num_tasks=mse.shape[0],
     )
+
+
+INTERVAL_Z = 1.96  # the central 95% interval of a Gaussian: mean +- 1.96 std
+
+
+def interval_coverage(mean: torch.Tensor, std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fraction of each task's targets inside mean +- 1.96 std: each [T, N, 1] -> [T]."""
+    inside = (target - mean).abs() <= INTERVAL_Z * std
+    return inside.to(torch.float64).mean(dim=(1, 2))
+
+
+def mean_ci95(values: torch.Tensor) -> tuple[float, float]:
+    """Mean of per-task values [n] and its 95% interval 1.96 sd / sqrt(n). A non-finite
+    value makes the mean non-finite: shown as such, never averaged away."""
+    values = values.to(torch.float64)
+    sd = values.std() if values.numel() > 1 else torch.zeros(())
+    return values.mean().item(), (INTERVAL_Z * sd / values.numel() ** 0.5).item()
+
+
+def with_predictive(curve: Curve, nll: torch.Tensor, coverage: torch.Tensor) -> Curve:
+    """``curve`` with the NLL and coverage summaries of per-task values [n] each."""
+    nll_mean, nll_ci95 = mean_ci95(nll)
+    coverage_mean, coverage_ci95 = mean_ci95(coverage)
+    return replace(curve, nll=nll_mean, nll_ci95=nll_ci95, coverage=coverage_mean, coverage_ci95=coverage_ci95)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .protocol import EvaluationResult
+from .protocol import Curve, EvaluationResult
 from .published import PUBLISHED
 
 TABLE_STEPS = (0, 1, 5, 10)
 CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
+# Added to the CSV when a learner has a predictive distribution (per K: the same on every step row).
+PREDICTIVE_COLUMNS = ("nll", "nll_ci95", "coverage", "coverage_ci95")
 
 
 def format_number(value: float) -> str:
@@ -26,6 +28,14 @@ def format_cell(mean: float, ci95: float, diverged: int = 0, num_tasks: int = 0)
     return cell + (f" ({diverged} diverged)" if diverged else "")
 
 
+def published_apply(results: Sequence[EvaluationResult]) -> bool:
+    """The published figures are for noise-free sinusoids with the paper's ranges: shown
+    only beside results measured on such tasks."""
+    paper = {"amp": [0.1, 5.0], "phase": [0.0, 3.141592653589793], "x": [-5.0, 5.0]}
+    return all(r.task.get("family", "sinusoid") == "sinusoid" and not r.task.get("noise_std")
+               and all(r.task.get("ranges", {}).get(k, v) == v for k, v in paper.items()) for r in results)
+
+
 def protocol_text(results: Sequence[EvaluationResult]) -> str:
     """The protocol the numbers were measured on, as one line (stated wherever numbers are)."""
     first = results[0]
@@ -35,6 +45,25 @@ def protocol_text(results: Sequence[EvaluationResult]) -> str:
     if any((r.num_tasks, r.seed, r.num_query) != (first.num_tasks, first.seed, first.num_query) for r in results):
         text += " [learners differ in protocol: see the table]"
     return text
+
+
+def has_predictive(results: Sequence[EvaluationResult]) -> bool:
+    """Whether any result carries NLL and coverage (a learner with a predictive distribution)."""
+    return any(c.nll is not None for r in results for c in r.curves.values())
+
+
+def predictive_cells(curve: Curve | None) -> list[str]:
+    """[NLL, coverage] cells (mean +- CI) of a curve, or two empty cells where not defined."""
+    if curve is None or curve.nll is None:
+        return ["", ""]
+    return [format_cell(curve.nll, curve.nll_ci95), format_cell(curve.coverage, curve.coverage_ci95)]
+
+
+def predictive_text(result: EvaluationResult) -> str:
+    """What the NLL and coverage were scored against, as one line."""
+    noise = result.task.get("noise_std", 0.0)
+    targets = f"noisy query observations (label noise std {noise:g})" if noise else "noise-free query targets"
+    return f"after adaptation, on {targets}: NLL and coverage of the 95% interval (mean \u00b1 1.96 std)"
 
 
 def shown_steps(steps: int) -> list[int]:
@@ -59,6 +88,11 @@ def format_table(result: EvaluationResult) -> str:
                     f"(left out of the mean; median over all tasks {curve.median[s]:.4g})"
                 )
         lines.append(f"{k:>3}  " + "  ".join(cells))
+    if has_predictive([result]):
+        lines.append(predictive_text(result) + ":")
+        for k, curve in result.curves.items():
+            nll, coverage = predictive_cells(curve)
+            lines.append(f"{k:>3}  NLL {nll}   coverage {coverage}")
     return "\n".join(lines + notes)
 
 
@@ -71,22 +105,29 @@ def format_markdown(
     followed by the published rows of :mod:`metaviz.published` for comparison.
     ``notes`` adds text after a learner's name (e.g. its budget and wall time)."""
     notes = notes or {}
-    header = "| method | source | " + " | ".join(f"K={k}, {s} step{'s' if s != 1 else ''}" for k, s in columns) + " |"
-    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    # NLL and coverage columns per K shown, only when some learner has a predictive distribution.
+    predictive_ks = sorted({k for k, _ in columns}) if has_predictive(results) else []
+    names = [f"K={k}, {s} step{'s' if s != 1 else ''}" for k, s in columns]
+    names += [f"K={k}, {what}" for k in predictive_ks for what in ("NLL", "coverage")]
+    header = "| method | source | " + " | ".join(names) + " |"
+    lines = [header, "|" + "---|" * (len(names) + 2)]
     for result in results:
         cells = []
         for k, s in columns:
             curve = result.curves.get(k)
             cells.append("-" if curve is None or s > result.steps
                          else format_cell(curve.mean[s], curve.ci95[s], curve.diverged[s], curve.num_tasks))
+        for k in predictive_ks:
+            cells += [cell or "-" for cell in predictive_cells(result.curves.get(k))]
         source = f"metaviz, {result.iteration} it." + (f", {notes[result.learner]}" if result.learner in notes else "")
         lines.append(f"| {result.learner} | {source} | " + " | ".join(cells) + " |")
-    if all(r.task.get("family", "sinusoid") == "sinusoid" for r in results):  # published rows are sinusoid figures
+    if published_apply(results):
         for row in PUBLISHED:
             cells = []
             for key in columns:
                 value = row.mse.get(key)
                 cells.append("-" if value is None else f"{value[0]:g}" + (f" \u00b1 {value[1]:g}" if value[1] else ""))
+            cells += ["-"] * (2 * len(predictive_ks))
             lines.append(f"| {row.method} | {row.source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -103,26 +144,36 @@ def table_rows(results: Sequence[EvaluationResult]) -> tuple[list[str], list[tup
     (mean +- CI at :func:`shown_steps`, divergences noted), then the published figures
     for the K's shown."""
     steps = shown_steps(max((r.steps for r in results), default=10))
-    header = ["method", "K"] + [f"step {s}" for s in steps]
+    predictive = has_predictive(results)
+    header = ["method", "K"] + [f"step {s}" for s in steps] + (["NLL", "95% coverage"] if predictive else [])
     rows = []
     for result in results:
         for k, curve in result.curves.items():
             cells = [format_cell(curve.mean[s], curve.ci95[s], curve.diverged[s], curve.num_tasks)
                      if s <= result.steps else "" for s in steps]
-            rows.append(([result.learner, str(k), *cells], protocol_text([result])))
-    if all(r.task.get("family", "sinusoid") == "sinusoid" for r in results):
+            tip = protocol_text([result])
+            if predictive:
+                cells += predictive_cells(curve)
+                tip += f"; {predictive_text(result)}" if curve.nll is not None else ""
+            rows.append(([result.learner, str(k), *cells], tip))
+    if published_apply(results):
         for row in PUBLISHED:
             for k in sorted({k for r in results for k in r.curves}):
                 values = [row.mse.get((k, s)) for s in steps]
                 if any(values):
                     cells = ["" if v is None else f"{v[0]:g}" + (f" \u00b1 {v[1]:g}" if v[1] else "") for v in values]
+                    cells += ["", ""] if predictive else []
                     rows.append(([f"{row.method} (published)", str(k), *cells], row.source))
     return header, rows
 
 
 def curve_rows(results: Sequence[EvaluationResult]) -> list[list]:
-    """One row per (learner, K, step) in the order of :data:`CSV_COLUMNS`."""
+    """One row per (learner, K, step) in the order of :data:`CSV_COLUMNS`, followed by
+    :data:`PREDICTIVE_COLUMNS` when some learner has them (None where a learner has not;
+    per K, so the same on each of its step rows)."""
+    predictive = has_predictive(results)
     return [[r.learner, k, s, c.mean[s], c.ci95[s], c.median[s], c.diverged[s]]
+            + ([c.nll, c.nll_ci95, c.coverage, c.coverage_ci95] if predictive else [])
             for r in results for k, c in r.curves.items() for s in range(r.steps + 1)]
 
 
@@ -133,6 +184,6 @@ def curves_csv(results: Sequence[EvaluationResult]) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + (PREDICTIVE_COLUMNS if has_predictive(results) else ()))
     writer.writerows(curve_rows(results))
     return out.getvalue()

@@ -26,6 +26,7 @@ class Stream(Enum):
     MULTITASK_POOL = 7_919  # the multi-task model's fixed pool of training tasks
     WINDOW_TASKS = 15_485_863  # the tasks the window draws for the user to explore
     EVALUATION_SUPPORT = 1  # + K: the evaluation protocol's support points for K shots
+    EVALUATION_QUERY_NOISE = 32_452_843  # label noise on the query targets that NLL and coverage score
 
 
 # Kept apart from the Enum: Enum members with equal values would be aliases of each other.

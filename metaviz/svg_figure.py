@@ -18,7 +18,7 @@ from .files import write_atomic
 from .learners import LEARNER_REGISTRY, learner_spec
 from .protocol import EvaluationResult
 from .published import PUBLISHED
-from .report import protocol_text
+from .report import protocol_text, published_apply
 
 PLOT_WIDTH, PLOT_HEIGHT = 300, 220  # one panel's data area, SVG px; the y axis maps whole decades onto PLOT_HEIGHT
 SLOT_LEFT, SLOT_RIGHT, MARGIN = 64, 20, 12  # room left of a panel for tick labels and the y title
@@ -88,7 +88,7 @@ def save_svg_figure(results: Sequence[EvaluationResult], stem: Path) -> list[Pat
         raise ValueError("no results to draw")
     shots = sorted({k for r in results for k in r.curves})
     steps = max(1, max(r.steps for r in results))
-    sinusoid = all(r.task.get("family", "sinusoid") == "sinusoid" for r in results)
+    sinusoid = published_apply(results)
     published = [(MARKERS[i % len(MARKERS)], row, [(k, s, m, ci) for (k, s), (m, ci) in sorted(row.mse.items())
                                                    if k in shots and s <= steps])
                  for i, row in enumerate(PUBLISHED)] if sinusoid else []

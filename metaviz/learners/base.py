@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..config import TrainConfig
+from ..config import LIMITS, MAX_RATE, TrainConfig
 from ..optim import Adam, flat_gradient, flat_parameters
+from ..stored import stored_float, stored_int, stored_tensor
 from ..streams import Stream, stream
 from ..tasks import TaskBatch, make_family
+from .inputs import checked_adaptation, checked_predictive
 
 # A loss this many times above the loss of predicting zero (and above the loss before
 # adaptation, and the first loss of the run) is a blow-up, not slow learning. The same
@@ -43,14 +47,23 @@ class DivergedError(RuntimeError):
         self.meta_lr = meta_lr
         self.kept_iteration = kept_iteration
         super().__init__(
-            f"training diverged at iteration {iteration}: {what} (inner lr {inner_lr:g}, meta lr {meta_lr:g}); "
-            f"kept the parameters of iteration {kept_iteration}, the last with a sane loss: "
-            f"lower a rate and resume"
+            f"Training diverged at iteration {iteration}: {what}. "
+            f"The parameters of iteration {kept_iteration}, the last with a sane loss, were kept. "
+            f"To go on, lower a rate (inner lr {inner_lr:g}, meta lr {meta_lr:g}) and resume."
         )
 
 
 def _sane(loss: float, scale: float) -> bool:
     return math.isfinite(loss) and loss <= DIVERGENCE_FACTOR * scale
+
+
+def _blow_up(measured: str, loss: float, references: dict[str, float | None]) -> str:
+    """What went wrong, naming the reference a finite ``loss`` was judged against: the
+    largest of ``references`` (name -> value; None: not known yet), with its value."""
+    if not math.isfinite(loss):
+        return f"{measured} became {loss}"
+    name, scale = max(((n, v) for n, v in references.items() if v is not None), key=lambda item: item[1])
+    return f"{measured} reached {loss:.3g}, more than {DIVERGENCE_FACTOR:g} times {name} ({scale:.3g})"
 
 
 class Learner(ABC):
@@ -61,6 +74,19 @@ class Learner(ABC):
     tensors by name in ``self.tensors`` (checkpoints store exactly these).
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # adapt_trajectory and predictive are the public API, written by every learner
+        # (plugins too). Rather than trust each to check its arguments, the class that
+        # defines one gets it wrapped here, once, with the checks of .inputs: bad input is
+        # a ValueError naming the argument, never a raw torch error. A method already
+        # wrapped (inherited, or a super() chain) is left as it is. The training loop does
+        # not pass through them (meta_train_step calls training_loss), so it pays nothing.
+        super().__init_subclass__(**kwargs)
+        for name, wrap in (("adapt_trajectory", checked_adaptation), ("predictive", checked_predictive)):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "checks_inputs", False):
+                setattr(cls, name, wrap(method))
+
     def __init__(self, config: TrainConfig) -> None:
         self.family = make_family(config.task)
         # The family writes out every range, so the settings (and checkpoints) list them all.
@@ -69,7 +95,8 @@ class Learner(ABC):
         self.inner_lr = config.inner_lr
         self.meta_lr = config.meta_lr
         self.first_loss: float | None = None  # the untrained model's (unadapted) loss: the scale of "sane"
-        self._before_last_step: tuple[torch.Tensor, int] | None = None
+        # (parameters, optimiser state, iteration) before the last step, to undo an overshoot.
+        self._before_last_step: tuple[torch.Tensor, tuple, int] | None = None
         tensors = self.init_tensors(stream(Stream.PARAMETER_INIT, config.seed))
         # Every trainable tensor is a view of one flat buffer: the optimiser, the finite
         # checks and the undo each touch one tensor per step, not one per layer.
@@ -125,6 +152,31 @@ class Learner(ABC):
         Pure, like :meth:`adapt_trajectory`. Only learners with ``has_predictive``."""
         raise NotImplementedError(f"{self.kind} has no predictive distribution")
 
+    # --- the device -------------------------------------------------------------------
+    #: Devices this learner's code is written for. The default is the CPU only: a learner
+    #: that keeps tensors of its own beside ``self.tensors`` (a pool, a prior) must move
+    #: them too. Its callers always pass and receive CPU tensors.
+    devices: tuple[str, ...] = ("cpu",)
+
+    @property
+    def device(self) -> torch.device:
+        return self._flat.device
+
+    def to(self, device: str | torch.device) -> Learner:
+        """Move the parameters and the optimiser's state to ``device`` ('cpu' or 'cuda');
+        returns self. Checkpoints still hold CPU tensors."""
+        device = torch.device(device)
+        if device.type not in self.devices:
+            raise ValueError(f"device: {self.kind} runs on {' or '.join(self.devices)}, not {device.type}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device: cuda was asked for, but torch finds no CUDA device here")
+        if device != self._flat.device:
+            self._flat, views = flat_parameters([t.detach().to(device) for t in self.tensors.values()])
+            self.tensors = dict(zip(self.tensors, views))
+            self.optimizer.follow(self._flat)
+            self._before_last_step = None  # an undo across a move is not offered
+        return self
+
     # --- shared behaviour ---------------------------------------------------------
     def set_rates(self, inner_lr: float | None = None, meta_lr: float | None = None) -> None:
         """Change rates between meta-steps; the next step uses them."""
@@ -141,10 +193,7 @@ class Learner(ABC):
         parameters it was measured at came from an overshooting step, which is undone),
         or if a gradient or an updated parameter is non-finite (then no step is taken).
         """
-        params = list(self.tensors.values())
-        for p in params:
-            p.grad = None
-        loss, metrics = self.training_loss(batch)
+        metrics, gradient = self.meta_gradient(batch)
         value = metrics["loss"]
         # The loss before adaptation speaks for the parameters themselves; the loss after
         # it also for the inner rate. Only parameters that are bad themselves are undone.
@@ -155,48 +204,71 @@ class Learner(ABC):
         params_bad = not _sane(unadapted, scale)
         adapted_scale = max(zero, unadapted, self.first_loss or 0.0) if "pre_loss" in metrics else scale
         if params_bad or not _sane(value, adapted_scale):
-            if not math.isfinite(value):
-                what = "the loss became non-finite"
+            references = {"the loss of predicting zero on this batch": zero,
+                          "the run's first loss (the untrained model's)": self.first_loss}
+            if params_bad:
+                measured = "the loss before adaptation" if "pre_loss" in metrics else "the loss"
+                what = _blow_up(measured, unadapted, references)
             else:
-                what = (f"the loss reached {value:.3g}, over {DIVERGENCE_FACTOR:g}x the {adapted_scale:.3g} of "
-                        f"predicting zero, the untrained model or not adapting")
+                if "pre_loss" in metrics:
+                    references["this batch's loss before adaptation"] = unadapted
+                what = _blow_up("the loss", value, references)
             failed = self.iteration + 1
             if params_bad:
                 self._undo_last_step()  # the previous step overshot into these parameters
             raise DivergedError(failed, what, self.inner_lr, self.meta_lr, self.iteration)
-        loss.backward()
-        grad = flat_gradient(params)
+        grad = gradient()
         if not torch.isfinite(grad).all():
             raise DivergedError(self.iteration + 1, "a gradient became non-finite", self.inner_lr, self.meta_lr,
                                 self.iteration)
-        backup = self._flat.clone()
+        # The optimiser's moments and step count are kept with the parameters: an undone
+        # step leaves the state of the kept iteration whole, so a resumed run is exact.
+        backup = (self._flat.clone(), self.optimizer.snapshot())
         self.optimizer.step(grad)
         if not torch.isfinite(self._flat).all():
             self._restore(backup)
             raise DivergedError(self.iteration + 1, "a parameter became non-finite", self.inner_lr, self.meta_lr,
                                 self.iteration)
-        self._before_last_step = (backup, self.iteration)
+        self._before_last_step = (*backup, self.iteration)
         if self.first_loss is None:
             self.first_loss = unadapted
         self.iteration += 1
         return metrics
 
+    def meta_gradient(self, batch: TaskBatch) -> tuple[dict[str, float], Callable[[], torch.Tensor]]:
+        """The metrics of :meth:`training_loss` and a function giving the flat gradient [N]
+        of its loss, called only when the loss is sane. Learners with a faster way to the
+        gradient than autograd (MAML's hand-derived one) override this."""
+        params = list(self.tensors.values())
+        for p in params:
+            p.grad = None
+        loss, metrics = self.training_loss(batch)
+
+        def gradient() -> torch.Tensor:
+            loss.backward()
+            return flat_gradient(params)
+
+        return metrics, gradient
+
     def _undo_last_step(self) -> None:
         """Back to the parameters before the previous optimiser step (once)."""
         if self._before_last_step is not None:
-            backup, iteration = self._before_last_step
+            *backup, iteration = self._before_last_step
             self._restore(backup)
             self.iteration = iteration
             self._before_last_step = None
 
-    def _restore(self, backup: torch.Tensor) -> None:
+    def _restore(self, backup) -> None:
+        """Back to (parameters [N], optimiser snapshot) taken before a step."""
+        flat, optimizer = backup
         with torch.no_grad():
-            self._flat.copy_(backup)
+            self._flat.copy_(flat)
+        self.optimizer.restore(optimizer)
 
     def parameters_snapshot(self) -> dict[str, torch.Tensor]:
         """Detached CPU copies of the trainable tensors (safe to hand to another thread):
         views of one copy of the flat buffer, so a snapshot costs one copy (a few us)."""
-        copy = self._flat.detach().clone()
+        copy = self._flat.detach().to("cpu", copy=True)
         snapshot, offset = {}, 0
         for name, t in self.tensors.items():
             snapshot[name] = copy[offset:offset + t.numel()].view(t.shape)
@@ -215,26 +287,30 @@ class Learner(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`; shape or name mismatches raise ``ValueError``."""
+        """Restore from :meth:`state_dict`. The state may come from an untrusted file: every
+        field is checked (:mod:`metaviz.stored`: type, dtype, shape, real storage, range)
+        before anything changes; a mismatch raises ``ValueError`` naming the field."""
+        if not isinstance(state, dict):
+            raise ValueError(f"learner state must be a mapping, found a {type(state).__name__}")
         tensors = state.get("tensors")
         if not isinstance(tensors, dict) or set(tensors) != set(self.tensors):
             raise ValueError(
                 f"parameter names do not match a {self.kind} learner with this architecture"
             )
-        for name, target in self.tensors.items():
-            value = tensors[name]
-            if not isinstance(value, torch.Tensor) or value.shape != target.shape:
-                shape = getattr(value, "shape", type(value).__name__)
-                raise ValueError(f"parameter {name} has shape {shape}, expected {tuple(target.shape)}")
-            if not torch.isfinite(value).all():
-                raise ValueError(f"parameter {name} holds non-finite values")
+        values = {name: stored_tensor(f"parameter {name}", tensors[name], target.dtype, target.shape)
+                  for name, target in self.tensors.items()}
+        iteration = stored_int("learner.iteration", state.get("iteration", 0), 0, LIMITS["iterations"][1])
+        first_loss = state.get("first_loss")
+        if first_loss is not None:
+            first_loss = stored_float("learner.first_loss", first_loss, 0.0, sys.float_info.max)
+        inner_lr, meta_lr = (stored_float(f"learner.{key}", state.get(key, getattr(self, key)), 0.0, MAX_RATE,
+                                          include_minimum=False) for key in ("inner_lr", "meta_lr"))
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])  # checks all of it before changing any
         with torch.no_grad():
             for name, target in self.tensors.items():
-                target.copy_(tensors[name])
-        if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration = int(state.get("iteration", 0))
-        first_loss = state.get("first_loss")
-        self.first_loss = None if first_loss is None else float(first_loss)
+                target.copy_(values[name])
+        self.iteration = iteration
+        self.first_loss = first_loss
         self._before_last_step = None
-        self.set_rates(state.get("inner_lr", self.inner_lr), state.get("meta_lr", self.meta_lr))
+        self.set_rates(inner_lr, meta_lr)

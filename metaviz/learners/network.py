@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..nets import init_params, layer_sizes, param_names
@@ -11,7 +13,11 @@ from .inner_loop import sgd_trajectory
 
 
 class NetworkLearner(Learner):
-    """One 1-hidden-...-1 MLP; adaptation = SGD on all of its parameters, per task."""
+    """One 1-hidden-...-1 MLP; adaptation = SGD on all of its parameters, per task.
+
+    Device-clean for a subclass that lists "cuda" in ``devices`` (MAML, pretrained) and
+    keeps no tensors of its own: batches are drawn on the CPU (every random stream is a
+    CPU generator) and moved to :attr:`device`; adaptation takes and returns CPU tensors."""
 
     def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         sizes = layer_sizes(self.config.hidden)
@@ -24,8 +30,20 @@ class NetworkLearner(Learner):
     def sample_batch(self, generator: torch.Generator) -> TaskBatch:
         """``meta_batch`` fresh tasks, each with ``shots`` support and ``query`` query points."""
         c = self.config
-        return self.family.sample_batch(c.meta_batch, c.shots, c.query, generator)
+        return batch_on(self.family.sample_batch(c.meta_batch, c.shots, c.query, generator), self.device)
 
     def adapt_trajectory(self, x_support, y_support, x_query, steps, lr=None):
         rate = self.default_adapt_lr(x_support.shape[1]) if lr is None else lr
-        return sgd_trajectory(self.params, x_support, y_support, x_query, steps, rate)
+        if self.device.type == "cpu":
+            return sgd_trajectory(self.params, x_support, y_support, x_query, steps, rate)
+        points = (t.to(self.device) for t in (x_support, y_support, x_query))
+        return sgd_trajectory(self.params, *points, steps, rate).to(x_query.device)
+
+
+def batch_on(batch: TaskBatch, device: torch.device) -> TaskBatch:
+    """``batch`` with its tensors on ``device`` (itself when they are there already)."""
+    if batch.x_support.device == device:
+        return batch
+    values = {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    return dataclasses.replace(batch, **{name: value.to(device) for name, value in values.items()
+                                         if isinstance(value, torch.Tensor)})

@@ -46,7 +46,7 @@ def test_train_then_evaluate_end_to_end(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--learner", "reptile"], "invalid choice"),
+        (["train", "--learner", "nosuchlearner"], "invalid choice"),
         (["train", "--inner-lr", "nan"], "expected a rate"),
         (["train", "--inner-lr", "1000"], "expected a rate in (0, 100]"),
         (["train", "--iterations", "0"], "iterations must be between 1 and"),
@@ -190,4 +190,6 @@ def test_reproduce_writes_checkpoints_and_a_table_beside_the_paper(tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert [d["learner"] for d in data] == ["maml", "pretrained", "multitask"]
     assert all(d["iteration"] == 15 and d["num_tasks"] == 20 for d in data)
-    assert (out / "curves.csv").read_text().startswith("learner,K,step,mean,ci95,median,diverged\n")
+    # The multi-task model has a predictive distribution: its NLL and coverage columns follow.
+    assert (out / "curves.csv").read_text().startswith(
+        "learner,K,step,mean,ci95,median,diverged,nll,nll_ci95,coverage,coverage_ci95\n")

@@ -141,7 +141,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_never_runs(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": FORMAT, "version": 1, "payload": _Exploit(marker)}, path)
     assert zipfile.is_zipfile(path)
-    with pytest.raises(CheckpointError, match="could run code"):
+    with pytest.raises(CheckpointError, match="holds code that could run"):
         load_trainer(path)
     assert not marker.exists()
     # A raw (non-zip) pickle is refused just the same.

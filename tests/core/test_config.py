@@ -48,11 +48,11 @@ def test_invalid_task_ranges_raise_naming_the_range(ranges, message):
 
 def test_unknown_names_fail_where_they_are_looked_up():
     # The config knows no learner or family names: the registries say which exist.
-    config = TrainConfig(learner="reptile")
-    with pytest.raises(UnknownNameError, match="unknown learner 'reptile'; known: maml"):
+    config = TrainConfig(learner="nosuchlearner")
+    with pytest.raises(UnknownNameError, match="unknown learner 'nosuchlearner'; known: .*maml"):
         make_learner(config)
-    with pytest.raises(UnknownNameError, match="reptile"):
-        default_config("reptile")
+    with pytest.raises(UnknownNameError, match="nosuchlearner"):
+        default_config("nosuchlearner")
     assert issubclass(UnknownNameError, ValueError)
     with pytest.raises(UnknownNameError, match="unknown task family 'tangent'"):
         make_family(TaskConfig(family="tangent"))

@@ -53,9 +53,9 @@ def test_state_round_trips_and_mismatches_are_refused():
     twin = Adam(flat_parameters(_problem())[0], lr=0.5)
     twin.load_state_dict(state)
     assert twin.steps == 1 and twin.lr == 0.1 and torch.equal(twin.exp_avg_sq, mine.exp_avg_sq)
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match=r"optimizer.exp_avg has shape \(5,\), expected \(20,\)"):
         twin.load_state_dict(dict(state, exp_avg=state["exp_avg"][:5]))
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(ValueError, match="optimizer state lacks lr, betas, eps, exp_avg, exp_avg_sq"):
         twin.load_state_dict({"steps": 1})
 
 

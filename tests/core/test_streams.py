@@ -37,6 +37,7 @@ def test_the_offsets_are_pinned():
         "MULTITASK_POOL": 7_919,
         "WINDOW_TASKS": 15_485_863,
         "EVALUATION_SUPPORT": 1,
+        "EVALUATION_QUERY_NOISE": 32_452_843,
     }
     assert TRAINING_BATCHES_OFFSET == 0 and EVALUATION_SEED == 20_170_703
 
@@ -54,6 +55,8 @@ def test_no_two_task_streams_coincide_for_seeds_0_to_9():
     firsts[("evaluation tasks", EVALUATION_SEED)] = _first_task(make_generator(EVALUATION_SEED))
     for k in (5, 10, 20):  # evaluation support streams draw inputs, but must not repeat a task stream either
         firsts[("evaluation support", k)] = _first_task(stream(Stream.EVALUATION_SUPPORT, EVALUATION_SEED, k))
+    firsts[("evaluation query noise", EVALUATION_SEED)] = _first_task(
+        stream(Stream.EVALUATION_QUERY_NOISE, EVALUATION_SEED))
     by_task = {}
     for name, task in firsts.items():
         by_task.setdefault(task, []).append(name)
