@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
 from ..nets import expand_for_tasks, forward
 from ..tasks import TaskBatch
 from .inner_loop import sgd_steps
+from .maml_grad import MetaGradient, choose_engine
 from .network import NetworkLearner
 from .registry import LearnerSpec
 
@@ -17,9 +20,81 @@ class MAML(NetworkLearner):
     fit a new task. ``first_order`` drops the second-order term (the inner gradient is
     treated as a constant)."""
 
+    devices = ("cpu", "cuda")
+
     def __init__(self, config, first_order: bool = False) -> None:
         self.first_order = first_order
         super().__init__(config)
+        #: How the meta-gradient is computed: "hand" (:mod:`.maml_grad`, exact and faster) or
+        #: "autograd" (:meth:`training_loss` backward). Either may be set between steps.
+        self.engine = choose_engine(config.hidden, config.meta_batch)
+        #: A :class:`metaviz.compiled.CompiledStep` once ``train --compile`` asked for one.
+        self.compiled = None
+        self._compiled_key: tuple | None = None
+        self._rate: tuple[tuple, torch.Tensor] | None = None
+
+    def meta_gradient(self, batch: TaskBatch) -> tuple[dict[str, float], Callable[[], torch.Tensor]]:
+        """The same metrics and gradient as autograd through :meth:`training_loss`, by the
+        hand-derived meta-gradient (compiled once a compiled one is ready)."""
+        if self.engine == "autograd":
+            return super().meta_gradient(batch)
+        args = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
+        compiled = self._compiled_for(batch)
+        with torch.no_grad():
+            if compiled is not None:
+                stats, grad = compiled(self._flat, *args, self._rate_tensor())
+                loss, pre_loss = stats.tolist()  # one sync for both
+                return {"loss": loss, "pre_loss": pre_loss}, lambda: grad
+            step = MetaGradient(expand_for_tasks(self.params, batch.num_tasks), *args, self.inner_lr,
+                                self.config.inner_steps, self.first_order)
+            metrics = {"loss": step.loss.item(), "pre_loss": step.pre_loss.item()}
+
+        def gradient() -> torch.Tensor:  # the outer backward only once the loss is known sane
+            with torch.no_grad():
+                return torch.cat([g.reshape(-1) for g in step.gradient()])
+
+        return metrics, gradient
+
+    def step_spec(self, batch: TaskBatch | None = None):
+        """What a compiled meta-gradient for this learner's steps (on ``batch``'s shapes;
+        by default the training batches') is specialised to."""
+        from ..compiled import StepSpec
+
+        c = self.config
+        tasks, shots, query = (c.meta_batch, c.shots, c.query) if batch is None else \
+            (batch.num_tasks, batch.x_support.shape[1], batch.x_query.shape[1])
+        return StepSpec(shapes=tuple(tuple(p.shape) for p in self.params), tasks=tasks, shots=shots, query=query,
+                        steps=c.inner_steps, first_order=self.first_order,
+                        dtype=str(self._flat.dtype).removeprefix("torch."), device=self._flat.device.type)
+
+    def _compiled_for(self, batch: TaskBatch):
+        """The compiled function when one is ready and was built for this batch's shapes
+        and this learner's settings (it must never see other shapes), else None."""
+        if self.compiled is None:
+            return None
+        function = self.compiled.function()
+        if function is None:
+            return None
+        points = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
+        # What the spec depends on, cheap to compare every step (a StepSpec is built only on a change).
+        key = (points[0].shape, points[2].shape, self.first_order, self._flat.dtype, self._flat.device,
+               self.compiled.spec)
+        if key != self._compiled_key:
+            if self.compiled.spec != self.step_spec(batch):
+                return None
+            self._compiled_key = key
+        if not all(t.is_contiguous() for t in points):
+            return None  # it was built for contiguous inputs
+        if self.compiled.first_iteration is None:
+            self.compiled.first_iteration = self.iteration + 1
+        return function
+
+    def _rate_tensor(self) -> torch.Tensor:
+        """The inner rate as a 0-d tensor on the parameters' device (made again only when it changes)."""
+        if self._rate is None or self._rate[0] != (self.inner_lr, self._flat.device):
+            rate = torch.tensor(self.inner_lr, dtype=self._flat.dtype, device=self._flat.device)
+            self._rate = ((self.inner_lr, self._flat.device), rate)
+        return self._rate[1]
 
     def training_loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean query loss after the inner loop, differentiable w.r.t. the meta-parameters."""
