@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device_option(train)
     train.add_argument("--compile", action="store_true",
-                       help="MAML: compile the meta-step (needs a C++ compiler; compiles in the background while "
-                            "training starts eagerly; repays long runs, cached in ~/.cache/metaviz)")
+                       help="MAML: a compiled meta-step (needs a C++ compiler), ~1.8x faster: built once per "
+                            "setting by a background process on idle CPU while training starts eagerly, then "
+                            "loaded from ~/.cache/metaviz/compiled")
     _add_task_options(train, families, range_names, "training", options)
 
     evaluate = sub.add_parser("evaluate", help="score a checkpoint (or a family's oracle) on the benchmark protocol")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, Protocol
 
-from .adaptation import AdaptationView, adapt_view
+from .adaptation import AdaptationView, OracleView, adapt_view, oracle_view
 from .config import TrainConfig
 from .events import ExplorerEvents
 from .explorer_session import SessionOfLearners, caption_text  # noqa: F401 (caption_text: part of this API)
@@ -102,8 +102,15 @@ class Explorer(SessionOfLearners):
         return {entry.name: self.display_learner() if entry is self.active else entry.trainer.learner
                 for entry in self.library.trained()}
 
-    def adaptation_view(self, learner: Learner | None = None) -> AdaptationView:
-        return adapt_view(learner or self.display_learner(), self.history.current, self.adapt_steps, self.adapt_lr)
+    def adaptation_view(self, learner: Learner | None = None, samples: int = 0) -> AdaptationView:
+        """The current task under ``learner`` (default: the active one), with ``samples``
+        function samples where it has a joint posterior."""
+        return adapt_view(learner or self.display_learner(), self.history.current, self.adapt_steps, self.adapt_lr,
+                          samples)
+
+    def oracle_view(self) -> OracleView | None:
+        """The best possible answer from the current support points, where it is known."""
+        return oracle_view(self.history.current)
 
     # --- the run -----------------------------------------------------------------------
     def start(self) -> None:
@@ -302,3 +309,9 @@ class Explorer(SessionOfLearners):
 
     def set_task_params(self, params) -> None:
         self.edit_task(self.history.current.with_task(params))
+
+    def draw_truth(self, xs, ys) -> None:
+        """A new task whose truth is the curve the user drew through (``xs``, ``ys``), with
+        K points sampled on it (see :meth:`TaskHistory.draw`; ValueError for a stroke that
+        spans fewer than two x values)."""
+        self._show(self.history.draw(xs, ys, self.config.shots))

@@ -27,6 +27,7 @@ class Stream(Enum):
     WINDOW_TASKS = 15_485_863  # the tasks the window draws for the user to explore
     EVALUATION_SUPPORT = 1  # + K: the evaluation protocol's support points for K shots
     EVALUATION_QUERY_NOISE = 32_452_843  # label noise on the query targets that NLL and coverage score
+    WINDOW_FUNCTION_SAMPLES = 49_979_687  # the function samples the window draws from a posterior
 
 
 # Kept apart from the Enum: Enum members with equal values would be aliases of each other.

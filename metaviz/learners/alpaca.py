@@ -48,6 +48,8 @@ class ALPaCA(Learner):
     ``log_noise_var`` [1]."""
 
     has_predictive = True
+    gradient_steps = False
+    steps_note = "closed-form posterior: no gradient steps"
 
     def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         c = self.config
@@ -124,13 +126,31 @@ class ALPaCA(Learner):
     def _weight_space(self, phi_support, y, phi_query):
         """The formulas above: Lambda_n = Lambda0 + Phi^T Phi = C C^T, w_n by a Cholesky
         solve, spread = 1 + |C^{-1} phi*|^2. Returns mean [T, Q, 1] and spread [T, Q]."""
+        chol, head = self._posterior(phi_support, y)
+        solved = torch.linalg.solve_triangular(chol, phi_query.mT, upper=False)  # [T, D, Q]
+        return phi_query @ head, 1 + solved.pow(2).sum(1)
+
+    def _posterior(self, phi_support, y):
+        """C [T, D, D] (Lambda_n = C C^T) and the posterior mean head w_n [T, D, 1]."""
         factor = self.precision_factor()
         precision = factor @ factor.T
         chol = _cholesky_or_nan(precision + phi_support.mT @ phi_support)
         prior_term = (precision @ self.tensors["prior_mean"].to(torch.float64)).view(1, -1, 1)
-        head = torch.cholesky_solve(phi_support.mT @ y + prior_term, chol)  # [T, D, 1]
-        solved = torch.linalg.solve_triangular(chol, phi_query.mT, upper=False)  # [T, D, Q]
-        return phi_query @ head, 1 + solved.pow(2).sum(1)
+        return chol, torch.cholesky_solve(phi_support.mT @ y + prior_term, chol)
+
+    def head_posterior(self, x_support, y_support):
+        """The posterior over the head w given support points [T, K, 1]: its mean [T, D] and
+        a factor [T, D, D] of its covariance s2 Lambda_n^{-1} = factor factor^T, float64
+        (factor = sqrt(s2) C^{-T}). Heads drawn from it give whole functions phi(x) . w
+        (:mod:`metaviz.samples`)."""
+        with torch.no_grad():
+            # features() reshapes through the points, so K = 0 (the prior) is built directly.
+            phi = (self.features(x_support) if x_support.shape[1] else
+                   torch.zeros(x_support.shape[0], 0, self.tensors["prior_mean"].numel(), dtype=torch.float64))
+            chol, head = self._posterior(phi, y_support.to(torch.float64))
+            eye = torch.eye(chol.shape[-1], dtype=torch.float64).expand_as(chol)
+            factor = self.noise_var().sqrt() * torch.linalg.solve_triangular(chol.mT, eye, upper=True)
+        return head.squeeze(-1), factor
 
     # --- training -------------------------------------------------------------------
     def sample_batch(self, generator: torch.Generator) -> TaskBatch:

@@ -139,6 +139,13 @@ class Learner(ABC):
     def default_adapt_lr(self, shots: int) -> float:
         """The test-time rate used when ``lr`` is None, for K = ``shots``."""
 
+    # --- optional: adaptation without gradient steps -----------------------------------
+    #: False for a learner that adapts without gradient steps at test time (a closed-form
+    #: posterior, an encoder's forward pass): its curve over steps is flat, and the window
+    #: shows ``steps_note`` (a few words: why) beside it.
+    gradient_steps = True
+    steps_note = ""
+
     # --- optional: a predictive distribution ------------------------------------------
     #: True for learners that answer :meth:`predictive` (the window draws a band,
     #: evaluation reports NLL and interval coverage).

@@ -39,6 +39,8 @@ class CNP(Learner):
     """Tensors ``encoder.layer*`` and ``decoder.layer*``."""
 
     has_predictive = True
+    gradient_steps = False
+    steps_note = "neural process: no gradient steps at test time"
 
     def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         hidden = self.config.hidden

@@ -15,7 +15,7 @@ from ..nets import features_with_constant, init_params, layer_sizes, param_names
 from ..streams import Stream, stream
 from ..tasks import TaskBatch
 from .base import Learner
-from .head_prior import HeadPrior, head_trajectory, posterior_head, predictive_variance
+from .head_prior import HeadPrior, head_trajectory, posterior_head, predictive_variance, whitened_posterior_cov
 from .registry import LearnerSpec
 
 
@@ -105,6 +105,15 @@ class MultiTask(Learner):
         with torch.no_grad():
             variance = predictive_variance(self.features(x_support), self.features(x_query), self.prior())
         return self.closed_form_predictions(x_support, y_support, x_query), variance.sqrt().to(x_query.dtype)
+
+    def head_posterior(self, x_support, y_support):
+        """The head posterior under the empirical prior given support points [T, K, 1]: its
+        mean [T, D] and a factor [T, D, D] of its covariance (L Sigma_z L^T = factor factor^T),
+        float64; heads drawn from it give whole functions (:mod:`metaviz.samples`)."""
+        with torch.no_grad():
+            phi, prior = self.features(x_support), self.prior()
+            factor = prior.whitening() @ torch.linalg.cholesky(whitened_posterior_cov(phi, prior))
+            return posterior_head(phi, y_support, prior), factor
 
     def default_adapt_lr(self, shots: int) -> float:
         # A multiplier on exact conjugate-gradient steps: 1 converges fastest.

@@ -102,6 +102,8 @@ class TaskFamily(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     #: True when :meth:`oracle` gives a standard deviation as well as a mean.
     oracle_has_std: ClassVar[bool] = False
+    #: Grid points on which the window draws a task's curves (more for fast oscillations).
+    plot_points: ClassVar[int] = 200
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         config = config or TaskConfig(family=self.name)

@@ -42,6 +42,8 @@ class Harmonic(TaskFamily):
         Parameter("centre", "Centre of the inputs", -4.0, 4.0, "where the task's points are seen (sd 1)"),
     )
     x_range = (-8.0, 8.0)
+    # Up to 2 w = 14 rad per unit over 16 units: ~36 periods; 1000 points give ~28 a period.
+    plot_points = 1000
 
     def truth(self, tasks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         freq, amp1, amp2, phase1, phase2 = (tasks[:, i].view(-1, 1, 1) for i in range(5))

@@ -12,10 +12,12 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QSplitter
 
+from ..adaptation import SAMPLE_COUNT
 from ..explorer import Explorer, RunState
-from .plots import TaskPlot, TrainingPlot
+from .plots import TaskPlot
 from .status import RateMeter, StatusLine
 from .task_panel import TaskPanel
+from .training_plot import TrainingPlot
 
 FRAME_MS = 25  # repaint timer: a user's edit is drawn within 50 ms
 # Training progress is drawn at most this often: every frame costs the GUI thread
@@ -39,6 +41,7 @@ class ExploreView(QSplitter):
         self.setSizes([560, 300])
         self.rate = RateMeter()
         self.view = None  # the AdaptationView drawn last (tests and exports read it)
+        self.oracle = None  # the OracleView drawn last (None: none drawn)
         self._dirty = True  # a user edit: draw on the next tick
         self._progress = False  # new training progress: draw when TRAINING_FRAME_S has passed
         self._last_draw = self._last_curves = 0.0
@@ -47,9 +50,11 @@ class ExploreView(QSplitter):
         events.model.connect(self._on_model)
         for event in (events.task, events.adaptation, events.state, events.settings):
             event.connect(self.mark_dirty)
-        task_panel.show_query.toggled.connect(self.mark_dirty)
-        task_panel.show_steps.toggled.connect(self.mark_dirty)
+        for box in (task_panel.show_query, task_panel.show_steps, task_panel.show_samples, task_panel.show_oracle):
+            box.toggled.connect(self.mark_dirty)
+        task_panel.draw_truth.toggled.connect(self._on_draw_mode)
         self.task_plot.clicked.connect(self._on_click)
+        self.task_plot.truth_drawn.connect(self._on_drawn)
         self._on_model()
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
@@ -76,9 +81,25 @@ class ExploreView(QSplitter):
         elif button == Qt.MouseButton.RightButton:
             self.model.remove_nearest(x, y, self.task_plot.y_scale())
 
+    def _on_draw_mode(self, on: bool) -> None:
+        self.task_plot.set_draw_mode(on)
+        self.mark_dirty()
+
+    def _on_drawn(self, xs, ys) -> None:
+        """A stroke on the plot in draw mode: it becomes the truth of a new task (one
+        drawing per press of the button; a stroke with no width leaves the mode on)."""
+        try:
+            self.model.draw_truth(xs, ys)
+        except ValueError:
+            return
+        self.task_panel.draw_truth.setChecked(False)
+
     def hint(self) -> str:
-        """What a newcomer should know now: how to add points when there are none; how to
-        start while the model is untrained and idle; nothing otherwise."""
+        """What a newcomer should know now: how to draw in draw mode; how to add points
+        when there are none; how to start while the model is untrained and idle; nothing
+        otherwise."""
+        if self.task_plot.draw_mode:
+            return "Drag across the plot to draw the truth: K points are sampled on it"
         if self.model.history.current.shots == 0:
             return "Click on the plot to add points (right-click removes one)"
         if self.model.iteration == 0 and self.model.state is RunState.IDLE:
@@ -105,9 +126,12 @@ class ExploreView(QSplitter):
             self._last_curves = now
         self._dirty = self._progress = False
         self._last_draw = now
-        self.view = model.adaptation_view()
-        self.task_plot.draw(self.view, model.history.current, self.task_panel.show_query.isChecked(),
-                            self.task_panel.show_steps.isChecked())
+        panel = self.task_panel
+        samples = SAMPLE_COUNT if panel.show_samples.isChecked() and panel.show_samples.isEnabled() else 0
+        self.view = model.adaptation_view(samples=samples)
+        self.oracle = model.oracle_view() if panel.show_oracle.isChecked() else None
+        self.task_plot.draw(self.view, model.history.current, panel.show_query.isChecked(),
+                            panel.show_steps.isChecked(), self.oracle)
         self.task_plot.set_hint(self.hint())
         snapshot, trainer = model.snapshot, model.trainer
         elapsed = snapshot.elapsed if snapshot else trainer.elapsed

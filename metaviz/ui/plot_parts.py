@@ -20,7 +20,8 @@ LEGEND_ROW = 4  # PlotItem's grid: 0 title, 1 top axis, 2 view box, 3 bottom axi
 
 # What each drawn thing is, for a newcomer: shown as tooltips on legend entries and controls.
 DEFINITIONS = {
-    "ground truth": "Ground truth: the true function of this task (one sine wave drawn from the task family).",
+    "ground truth": "Ground truth: the true function of this task (drawn at random from the task family, "
+                    "or by hand with \"Draw the truth\").",
     "pre-update": "Pre-update: the prediction before any adaptation step, the meta-learned starting point "
                   "(the same for every task).",
     "after": "After k steps: the prediction after k gradient steps on the triangles only "
@@ -29,12 +30,25 @@ DEFINITIONS = {
                     "held-out MSE is measured on points like these.",
     "used for grad": "Used for grad: the K support points the learner adapts on. "
                      "Click the plot to add one, right-click to remove the nearest.",
+    "band": "Predictive mean \u00b1 2 std: the learner's own uncertainty after adapting to the triangles "
+            "(the label noise included). About 95% of new points should fall in the band; it narrows "
+            "where there are points.",
+    "samples": "Function samples: whole functions drawn from the learner's posterior, each one a task it "
+               "thinks this could be. They agree near the triangles and spread where it has seen nothing.",
+    "oracle": "Best possible from these points: the exact best prediction from the same triangles, knowing "
+              "the task family (least squares on sin x and cos x for noise-free sinusoids; the exact posterior "
+              "of a Gaussian process). The distance of a learner to it is what meta-learning can still gain.",
     "meta-training loss": "Meta-training loss: the loss of each meta-step, on its own batch of training tasks.",
     "held-out pre": "Held-out MSE, pre-update: on tasks never trained on, before adapting. For MAML it stays "
                     "near 3: the starting point fits no single task, it is a place to adapt from.",
     "held-out post": "Held-out MSE after 1 step: the same tasks after one gradient step on K points: "
                      "this is what meta-training lowers.",
 }
+
+
+def legend_columns(width: float, entries: int, per_entry: int = 175) -> int:
+    """Legend columns that fit ``width`` pixels (at least one, at most one row)."""
+    return max(1, min(entries, int(width // per_entry)))
 
 
 def legend_below(item: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
@@ -59,6 +73,9 @@ def set_legend(legend: pg.LegendItem, entries: list[tuple[object, str, str]]) ->
         sample.setToolTip(tip)
         text.setToolTip(tip)
     legend._metaviz_entries = wanted
+    # pyqtgraph's legend moves itself to (0, 0) when its size changes: have the layout that
+    # holds it place it again.
+    legend.updateGeometry()
 
 
 def legend_labels(legend: pg.LegendItem) -> list[str]:

@@ -1,7 +1,8 @@
-"""The task plot (the MAML paper's figure, live) and the training curves.
+"""The task plot (the MAML paper's figure, live), with the learner's uncertainty and the
+best possible answer where they exist, and a mode to draw the truth by hand.
 
 Every plot item is created once; updates only call ``setData``. Each curve has a
-``name=`` so pyqtgraph's CSV exporter labels it. Legends sit below the axes and the
+``name=`` so pyqtgraph's CSV exporter labels it. The legend sits below the axes and the
 task's MSE in the title: nothing is drawn over the data but the data.
 """
 
@@ -13,15 +14,20 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from ..adaptation import AdaptationView
+from ..adaptation import AdaptationView, OracleView
 from ..task_history import TaskSample
-from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, legend_below, log_axis, set_legend
+from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, legend_below, legend_columns, set_legend
+from .uncertainty import ORACLE_COLOUR, BandItems, oracle_pen
 
 MAX_RAMP_STEPS = 20
 TRUTH_PEN = pg.mkPen("#222222", width=2.5)
 PRE_PEN = pg.mkPen("#1f77b4", width=2, style=Qt.PenStyle.DashLine)
-POST_PEN = pg.mkPen("#d62728", width=2.5)
+POST_COLOUR = "#d62728"
+POST_PEN = pg.mkPen(POST_COLOUR, width=2.5)
+MEAN_PEN = pg.mkPen(POST_COLOUR, width=1.5, style=Qt.PenStyle.DotLine)
+SKETCH_PEN = pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine)
 HINT_FONT_PT = 11
+ORACLE_LABEL = "best possible from these points"
 
 
 def _ramp_colour(step: int, steps: int) -> tuple[int, int, int, int]:
@@ -30,20 +36,25 @@ def _ramp_colour(step: int, steps: int) -> tuple[int, int, int, int]:
     return (int(31 + t * (214 - 31)), int(119 + t * (39 - 119)), int(180 + t * (40 - 180)), 110)
 
 
-def _columns(width: float, entries: int, per_entry: int = 175) -> int:
-    """Legend columns that fit ``width`` pixels (at least one, at most one row)."""
-    return max(1, min(entries, int(width // per_entry)))
+def after_label(steps: int, note: str = "") -> str:
+    """The legend's name for the fit after ``steps`` steps; a flat learner's says why."""
+    label = f"after {steps} step{'s' if steps != 1 else ''}"
+    return f"{label} ({note})" if note else label
 
 
 class TaskPlot(pg.PlotWidget):
     """Truth, support (triangles) and query points, fits before/after k steps, the
-    intermediate steps on a colour ramp; this task's pre/post MSE in the title and the
+    intermediate steps on a colour ramp, the predictive mean with its +-2 std band and
+    function samples, and the best possible answer; this task's MSE in the title and the
     legend below the axes, so neither covers data; a hint for what to do when useful.
 
-    ``clicked(x, y, button)`` reports mouse clicks in data coordinates.
+    ``clicked(x, y, button)`` reports mouse clicks in data coordinates. In draw mode
+    (:meth:`set_draw_mode`) a drag draws a curve instead, reported on release as
+    ``truth_drawn(xs, ys)`` (numpy arrays in data coordinates, in stroke order).
     """
 
     clicked = Signal(float, float, object)
+    truth_drawn = Signal(object, object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background="w")
@@ -53,16 +64,23 @@ class TaskPlot(pg.PlotWidget):
         item.setLabel("left", "y")
         item.setMenuEnabled(False)
         item.getViewBox().setMouseEnabled(x=False, y=False)  # clicks edit points, not the view
+        self.band = BandItems(item, POST_COLOUR, MEAN_PEN, "predictive mean")
+        self.oracle = BandItems(item, ORACLE_COLOUR, oracle_pen(), ORACLE_LABEL, z=-6)
         self.ramp = [item.plot(pen=pg.mkPen(_ramp_colour(i, MAX_RAMP_STEPS), width=1)) for i in range(MAX_RAMP_STEPS)]
-        self.truth = item.plot(pen=TRUTH_PEN, name="ground truth")
+        # connect="finite": a drawn truth is nan outside the span the user drew (a gap).
+        self.truth = item.plot(pen=TRUTH_PEN, name="ground truth", connect="finite")
         self.pre = item.plot(pen=PRE_PEN, name="pre-update (0 steps)")
         self.post = item.plot(pen=POST_PEN, name="after 1 step")
+        self.oracle.mean.setZValue(2)  # over the truth it may equal, dashed so both show
         self.query = pg.ScatterPlotItem(symbol="o", size=8, pen=pg.mkPen("#2ca02c", width=1.5),
                                         brush=pg.mkBrush(None), name="query points")
         self.support = pg.ScatterPlotItem(symbol="t1", size=13, pen=pg.mkPen("k"),
                                           brush=pg.mkBrush("#9467bd"), name="used for grad")
+        self.support.setZValue(5)
         item.addItem(self.query)
         item.addItem(self.support)
+        self.sketch = item.plot(pen=SKETCH_PEN)  # the stroke while the user draws the truth
+        self.sketch.setZValue(10)
         self.legend = legend_below(item)
         # A hint for a newcomer (what to do first; how to add points), bottom centre.
         self.hint = pg.TextItem(color=TEXT_COLOUR, anchor=(0.5, 1), fill=pg.mkBrush(255, 255, 240, 235),
@@ -78,7 +96,9 @@ class TaskPlot(pg.PlotWidget):
         self._amplitude_max = 5.0
         self._x_range = (-5.0, 5.0)
         self.title_text = ""
-        self._legend_entries(1, False)
+        self.draw_mode = False
+        self._stroke: list[tuple[float, float]] | None = None
+        self._legend_entries([])
 
     def set_ranges(self, x_min: float, x_max: float, amplitude_max: float) -> None:
         """A fixed view: the family's x range and +-(its bound on |y|), so curves never jump."""
@@ -95,16 +115,22 @@ class TaskPlot(pg.PlotWidget):
             self.hint.setText(text)
             self.hint.setVisible(bool(text))
 
-    def draw(self, view: AdaptationView, sample: TaskSample, show_query: bool, show_steps: bool) -> None:
+    def draw(self, view: AdaptationView, sample: TaskSample, show_query: bool, show_steps: bool,
+             oracle: OracleView | None = None) -> None:
+        """``view`` (the learner's band and samples drawn where it has them); ``oracle``:
+        the best possible answer, or None to hide it."""
         steps = view.trajectory.shape[0] - 1
         self.truth.setData(view.x, view.truth)
         self.pre.setData(view.x, view.pre)
         self.post.setData(view.x, view.post)
         self.post.setVisible(steps > 0)
-        label = f"after {steps} step{'s' if steps != 1 else ''}"
-        self.post.opts["name"] = label  # the CSV exporter's column name
+        self.post.opts["name"] = after_label(steps)  # the CSV exporter's column name
+        self.band.draw(view.x, view.mean, view.std, view.samples)
+        self.oracle.draw(view.x, None if oracle is None else oracle.mean, None if oracle is None else oracle.std)
+        # A learner without gradient steps draws the same curve at every step: no ramp.
+        ramp = show_steps and not view.note
         for i, curve in enumerate(self.ramp, start=1):
-            visible = show_steps and i < steps
+            visible = ramp and i < steps
             curve.setVisible(visible)
             if visible:
                 curve.setPen(pg.mkPen(_ramp_colour(i, steps), width=1))
@@ -112,29 +138,44 @@ class TaskPlot(pg.PlotWidget):
         self.support.setData(sample.x_support, sample.y_support)
         self.query.setData(sample.x_query, sample.y_query)
         self.query.setVisible(show_query)
-        self._legend_entries(steps, show_query)
+        self._legend_entries(self._entries(view, steps, show_query, oracle))
         after = f", after {steps} step{'s' if steps != 1 else ''} {_fmt(view.post_mse)}" if steps else ""
-        title = f"MSE on this task: pre-update {_fmt(view.pre_mse)}{after}   (K = {sample.shots} points)"
+        best = f", best possible {_fmt(oracle.mse)}" if oracle is not None else ""
+        drawn = ", a drawn truth" if sample.drawn is not None else ""
+        title = f"MSE on this task: pre-update {_fmt(view.pre_mse)}{after}{best}   (K = {sample.shots} points{drawn})"
         if title != self.title_text:
             self.title_text = title
             self.getPlotItem().setTitle(title, color=TEXT_COLOUR, size="10pt")
 
-    def _legend_entries(self, steps: int, show_query: bool) -> None:
+    def _entries(self, view: AdaptationView, steps: int, show_query: bool,
+                 oracle: OracleView | None) -> list[tuple[object, str, str]]:
         """Only what is drawn: no crossed-out icon for a hidden curve or hidden points."""
         entries = [(self.truth, "ground truth", DEFINITIONS["ground truth"]),
                    (self.pre, "pre-update (0 steps)", DEFINITIONS["pre-update"])]
         if steps:
-            entries.append((self.post, f"after {steps} step{'s' if steps != 1 else ''}", DEFINITIONS["after"]))
+            tip = DEFINITIONS["after"] + (f" This learner takes none: {view.note}." if view.note else "")
+            entries.append((self.post, after_label(steps, view.note), tip))
+        if view.mean is not None:
+            entries.append((self.band.legend_sample, "predictive mean \u00b1 2 std", DEFINITIONS["band"]))
+        if view.samples is not None:
+            entries.append((self.band.sample_legend, f"{len(view.samples)} function samples", DEFINITIONS["samples"]))
+        if oracle is not None:
+            label = ORACLE_LABEL + (" \u00b1 2 std" if oracle.std is not None else "")
+            entries.append((self.oracle.legend_sample if oracle.std is not None else self.oracle.mean, label,
+                            DEFINITIONS["oracle"]))
         if show_query:
             entries.append((self.query, "query points", DEFINITIONS["query points"]))
         entries.append((self.support, "used for grad", DEFINITIONS["used for grad"]))
-        self.legend.setColumnCount(_columns(self.width(), len(entries)))
+        return entries
+
+    def _legend_entries(self, entries: list[tuple[object, str, str]]) -> None:
+        self.legend.setColumnCount(legend_columns(self.width(), max(len(entries), 1), per_entry=190))
         set_legend(self.legend, entries)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
         if "legend" in self.__dict__:  # pyqtgraph resizes once before __init__ made it
-            self.legend.setColumnCount(_columns(self.width(), len(self.legend.items)))
+            self.legend.setColumnCount(legend_columns(self.width(), max(len(self.legend.items), 1), per_entry=190))
 
     def y_scale(self) -> float:
         """Data units of y per unit of x as drawn, to measure "nearest" on screen."""
@@ -149,95 +190,43 @@ class TaskPlot(pg.PlotWidget):
         point = box.mapSceneToView(event.scenePos())
         self.clicked.emit(point.x(), point.y(), event.button())
 
+    # --- drawing the truth by hand -------------------------------------------------------
+    def set_draw_mode(self, on: bool) -> None:
+        """In draw mode a left drag draws a curve (clicks no longer add points)."""
+        self.draw_mode = bool(on)
+        self._stroke = None
+        self.sketch.setData([], [])
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    def _data_point(self, event) -> tuple[float, float]:
+        point = self.getPlotItem().getViewBox().mapSceneToView(self.mapToScene(event.position().toPoint()))
+        return point.x(), point.y()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self.draw_mode and event.button() == Qt.MouseButton.LeftButton:
+            self._stroke = [self._data_point(event)]
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._stroke is not None:
+            self._stroke.append(self._data_point(event))
+            self.sketch.setData(*np.array(self._stroke).T)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._stroke is not None:
+            stroke = np.array(self._stroke + [self._data_point(event)])
+            self._stroke = None
+            self.sketch.setData([], [])
+            event.accept()
+            self.truth_drawn.emit(stroke[:, 0], stroke[:, 1])
+            return
+        super().mouseReleaseEvent(event)
+
 
 def _fmt(value: float) -> str:
     return f"{value:.3g}" if math.isfinite(value) else "diverged"
-
-
-class GrowingSeries:
-    """An append-only float64 column that doubles its storage, so appends are O(1)."""
-
-    def __init__(self) -> None:
-        self._data = np.empty(1024)
-        self._size = 0
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=np.float64)
-        while self._size + len(values) > len(self._data):
-            self._data = np.concatenate([self._data, np.empty(len(self._data))])
-        self._data[self._size:self._size + len(values)] = values
-        self._size += len(values)
-
-    def clear(self) -> None:
-        self._size = 0
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._data[:self._size]
-
-
-class TrainingPlot(pg.PlotWidget):
-    """Meta-training loss per iteration and held-out MSE before/after adaptation, log y.
-
-    Curves grow for the whole run: pyqtgraph downsamples and clips them to the view.
-    """
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w", axisItems={"left": log_axis()})
-        item = self.getPlotItem()
-        item.setLogMode(y=True)
-        item.showGrid(x=True, y=True, alpha=0.2)
-        item.setLabel("bottom", "meta-iteration")
-        item.setLabel("left", "MSE (log scale)")
-        cache_axes(item)
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-        self.loss = item.plot(pen=pg.mkPen("#7f7f7f", width=1), name="meta-training loss")
-        self.val_pre = item.plot(pen=pg.mkPen("#1f77b4", width=2, style=Qt.PenStyle.DashLine),
-                                 symbol="o", symbolSize=4, name="held-out MSE, pre-update")
-        self.val_post = item.plot(pen=pg.mkPen("#d62728", width=2), symbol="o", symbolSize=4,
-                                  name="held-out MSE, after 1 step")
-        self.legend = legend_below(item, columns=3)
-        set_legend(self.legend, [(self.loss, "meta-training loss", DEFINITIONS["meta-training loss"]),
-                                 (self.val_pre, "held-out, pre-update", DEFINITIONS["held-out pre"]),
-                                 (self.val_post, "held-out, after 1 step", DEFINITIONS["held-out post"])])
-        self._columns = {name: GrowingSeries() for name in ("it", "loss", "val_it", "val_pre", "val_post")}
-        self._dirty = False
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
-        if "legend" in self.__dict__:
-            self.legend.setColumnCount(_columns(self.width(), len(self.legend.items), per_entry=180))
-
-    def clear_history(self) -> None:
-        for column in self._columns.values():
-            column.clear()
-        self._dirty = True
-
-    def append(self, losses, validations) -> None:
-        """Add (iteration, loss) pairs and :class:`ValidationPoint` s; drawn on :meth:`refresh`."""
-        c = self._columns
-        if losses:
-            its, values = zip(*losses)
-            c["it"].extend(its)
-            c["loss"].extend(values)
-        if validations:
-            c["val_it"].extend([v.iteration for v in validations])
-            c["val_pre"].extend([v.mse[0] for v in validations])
-            c["val_post"].extend([v.mse[1] for v in validations])
-        self._dirty = self._dirty or bool(losses or validations)
-
-    def refresh(self) -> None:
-        """Push new data to the curves, if any arrived since the last call."""
-        if not self._dirty:
-            return
-        self._dirty = False
-        c = self._columns
-        self.loss.setData(c["it"].values, _positive(c["loss"].values))
-        self.val_pre.setData(c["val_it"].values, _positive(c["val_pre"].values))
-        self.val_post.setData(c["val_it"].values, _positive(c["val_post"].values))
-
-
-def _positive(values: np.ndarray) -> np.ndarray:
-    """Log axes cannot show 0 or non-finite values: show them as gaps (nan)."""
-    return np.where(np.isfinite(values) & (values > 0), values, np.nan)

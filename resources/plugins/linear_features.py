@@ -21,6 +21,9 @@ class RidgeFeatures(Learner):
     """Learned trunk + closed-form ridge head. ``ridge`` is the fixed penalty lambda on
     every head weight (the bias too): head = (phi^T phi + lambda I)^-1 phi^T y."""
 
+    gradient_steps = False
+    steps_note = "closed-form ridge fit: no gradient steps"
+
     def __init__(self, config, ridge: float = 0.1) -> None:
         self.ridge = float(ridge)
         super().__init__(config)

@@ -38,6 +38,7 @@ def test_the_offsets_are_pinned():
         "WINDOW_TASKS": 15_485_863,
         "EVALUATION_SUPPORT": 1,
         "EVALUATION_QUERY_NOISE": 32_452_843,
+        "WINDOW_FUNCTION_SAMPLES": 49_979_687,
     }
     assert TRAINING_BATCHES_OFFSET == 0 and EVALUATION_SEED == 20_170_703
 

@@ -102,7 +102,7 @@ def test_slider_spam_is_coalesced(qtbot, window, monkeypatch):
     model = window.model
     calls = []
     original = model.adaptation_view
-    monkeypatch.setattr(model, "adaptation_view", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(model, "adaptation_view", lambda *a, **k: calls.append(1) or original(*a, **k))
     for i in range(300):
         window.task_panel.sliders["amp"].slider.setValue(i % 1000)
         window.controls.adapt_lr.slider.setValue(300 + i % 200)
