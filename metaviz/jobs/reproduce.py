@@ -43,8 +43,11 @@ class Preset:
     task: TaskConfig = TaskConfig()
     oracle: bool = False
     optional: tuple[str, ...] = ()
+    every_learner: bool = False  # every registered learner, plugins included (read when run)
 
     def learner_names(self) -> tuple[str, ...]:
+        if self.every_learner:
+            return tuple(learner_names())
         known = set(learner_names())
         return self.learners + tuple(name for name in self.optional if name in known)
 
@@ -54,6 +57,8 @@ PRESETS = {
     "multimodal": Preset("maml, multitask (and cavia, alpaca where present) on the 3-mode multimodal3 family, "
                          "beside its oracle if it has one", ("maml", "multitask"),
                          TaskConfig(family="multimodal3"), oracle=True, optional=("cavia", "alpaca")),
+    "zoo": Preset("every registered learner (plugins included) on the paper's sinusoids, beside the oracle",
+                  (), oracle=True, every_learner=True),
 }
 
 

@@ -102,3 +102,14 @@ def test_help_documents_the_oracle_the_options_and_the_presets():
     assert "--oracle" in evaluate and "gaussian_process, sinusoid" in evaluate
     assert "length_scale (default 1)" in evaluate
     assert "multimodal" in run("reproduce", "--help").stdout
+
+
+def test_reproduce_the_zoo_preset_runs_every_registered_learner_beside_the_oracle(tmp_path):
+    from metaviz.learners import learner_names
+
+    out = tmp_path / "zoo"
+    result = run("reproduce", "--preset", "zoo", "--iterations", 2, "--tasks", 20, "--out", out, timeout=900)
+    assert result.returncode == 0, result.stderr
+    rows = {row["learner"] for row in json.loads((out / "results.json").read_text())}
+    assert rows == set(learner_names()) | {"oracle"}
+    assert "| oracle |" in (out / "table.md").read_text()
