@@ -15,7 +15,7 @@ from ..nets import features_with_constant, init_params, layer_sizes, param_names
 from ..streams import Stream, stream
 from ..tasks import TaskBatch
 from .base import Learner
-from .head_prior import HeadPrior, head_trajectory, posterior_head, predictive_variance, whitened_posterior_cov
+from .head_prior import HeadPrior, head_trajectory, posterior_head, predictive_variance
 from .registry import LearnerSpec
 
 
@@ -112,7 +112,13 @@ class MultiTask(Learner):
         float64; heads drawn from it give whole functions (:mod:`metaviz.samples`)."""
         with torch.no_grad():
             phi, prior = self.features(x_support), self.prior()
-            factor = prior.whitening() @ torch.linalg.cholesky(whitened_posterior_cov(phi, prior))
+            # Sigma_z = H^{-1} with H = A^T A / noise_var + I = R R^T (eigenvalues >= 1: R is
+            # well conditioned however small the noise), so R^{-T} is a factor of Sigma_z.
+            whiten = prior.whitening()
+            a = phi.to(torch.float64) @ whiten
+            eye = torch.eye(a.shape[-1], dtype=torch.float64).expand(a.shape[0], -1, -1)
+            root = torch.linalg.cholesky(a.mT @ a / prior.noise_var + eye)
+            factor = whiten @ torch.linalg.solve_triangular(root.mT, eye, upper=True)
             return posterior_head(phi, y_support, prior), factor
 
     def default_adapt_lr(self, shots: int) -> float:

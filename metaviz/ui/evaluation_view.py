@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..adaptation import steps_note
 from ..jobs import JobControl, Log, Progress, Result
 from ..jobs.evaluation import evaluation_job
 from ..jobs.reproduce import PAPER_PRESET, reproduce_job
@@ -296,7 +297,8 @@ class EvaluationView(EvaluationExports, QWidget):
     def set_results(self, results: list[EvaluationResult]) -> None:
         """Show ``results`` in the figure and the table (e.g. loaded from elsewhere)."""
         self.results = list(results)
-        self.figure.set_results(self.results, self.colours)
+        notes = {name: steps_note(learner) for name, learner in self.learners.items()}
+        self.figure.set_results(self.results, self.colours, {name: note for name, note in notes.items() if note})
         self._fill_table()
         for button in self.export_buttons:
             button.setEnabled(bool(self.results))

@@ -221,10 +221,14 @@ def _write_csv(path: str | os.PathLike, header: Sequence[str], rows) -> None:
 
 
 def curves_table(view: AdaptationView) -> tuple[list[str], list[list[float]]]:
-    """Columns x, truth, pre, step_1 .. step_{k-1}, post (post = after k steps)."""
+    """Columns x, truth, pre, step_1 .. step_{k-1}, post (post = after k steps), and for a
+    learner with a predictive distribution predictive_mean and predictive_std."""
     steps = view.trajectory.shape[0] - 1
     header = ["x", "truth", "pre"] + [f"step_{i}" for i in range(1, steps)] + (["post"] if steps else [])
     columns = [view.x, view.truth, *view.trajectory]
+    if view.mean is not None:
+        header += ["predictive_mean", "predictive_std"]
+        columns += [view.mean, view.std]
     return header, [list(map(float, row)) for row in zip(*columns)]
 
 

@@ -87,15 +87,19 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         self.results: list[EvaluationResult] = []
         self.legend: pg.LegendItem | None = None
         self.colours: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
         self.panels: dict[int, pg.PlotItem] = {}
         self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}  # (learner, K) -> mean curve
         self.title = self.addLabel("Run an evaluation to see query MSE against adaptation steps",
                                    row=0, col=0, color=TEXT_COLOUR, size="11pt")
 
-    def set_results(self, results: Sequence[EvaluationResult], colours: dict[str, str] | None = None) -> None:
+    def set_results(self, results: Sequence[EvaluationResult], colours: dict[str, str] | None = None,
+                    notes: dict[str, str] | None = None) -> None:
         """Show ``results`` (one per learner, named by ``result.learner``); ``colours`` maps a
-        name to its colour in the other views (default: the colour of the kind it names)."""
+        name to its colour in the other views (default: the colour of the kind it names);
+        ``notes`` a name to why its curve is flat (a learner without gradient steps)."""
         self.colours = dict(colours or {})
+        self.notes = dict(notes or {})
         self.clear()  # removes the previous set's panels, legend and title
         self.legend = None
         self.panels.clear()
@@ -161,7 +165,8 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
             item = panel.plot(x, mean, pen=pg.mkPen(colour, width=2.5), symbol="o", symbolSize=5,
                               symbolBrush=colour, symbolPen=None, connect="finite", antialias=True)
             self.curves[(result.learner, k)] = item
-            entries.setdefault(result.learner, item)
+            note = self.notes.get(result.learner)
+            entries.setdefault(f"{result.learner} (flat: {note})" if note else result.learner, item)
         # Sideways by about a marker's width in a panel a third of a laptop window wide.
         rows = published_rows(self.results)
         placed = dodge([(s, math.log10(v[0])) for row in rows for (kk, s), v in row.mse.items()

@@ -51,6 +51,25 @@ def legend_columns(width: float, entries: int, per_entry: int = 175) -> int:
     return max(1, min(entries, int(width // per_entry)))
 
 
+def fitting_columns(legend: pg.LegendItem, width: float) -> int:
+    """The most columns in which ``legend``'s entries fit ``width`` pixels (pyqtgraph fills
+    them row by row; a column is as wide as its widest entry); at least one."""
+    # + the gaps pyqtgraph leaves around the sample and the label (measured: about 16 pixels).
+    sizes = [sample.boundingRect().width() + label.minimumWidth() + 18 for sample, label in legend.items]
+    for columns in range(len(sizes), 1, -1):
+        if sum(max(sizes[c::columns]) for c in range(columns)) <= width:
+            return columns
+    return 1
+
+
+def set_columns(legend: pg.LegendItem, columns: int) -> None:
+    """Lay ``legend`` out in ``columns`` columns. pyqtgraph's legend then moves itself to
+    (0, 0) of its parent; the layout that holds it must place it again."""
+    if columns != legend.columnCount:
+        legend.setColumnCount(columns)
+        legend.updateGeometry()
+
+
 def legend_below(item: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
     """A legend in ``item``'s grid below the x axis, laid out in ``columns`` columns.
     Entries are added by the caller (``legend.addItem(curve, label)``)."""
@@ -73,9 +92,7 @@ def set_legend(legend: pg.LegendItem, entries: list[tuple[object, str, str]]) ->
         sample.setToolTip(tip)
         text.setToolTip(tip)
     legend._metaviz_entries = wanted
-    # pyqtgraph's legend moves itself to (0, 0) when its size changes: have the layout that
-    # holds it place it again.
-    legend.updateGeometry()
+    legend.updateGeometry()  # it moved itself to (0, 0): see set_columns
 
 
 def legend_labels(legend: pg.LegendItem) -> list[str]:

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, Signal
 
 from ..adaptation import AdaptationView, OracleView
 from ..task_history import TaskSample
-from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, legend_below, legend_columns, set_legend
-from .uncertainty import ORACLE_COLOUR, BandItems, oracle_pen
+from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, fitting_columns, legend_below, set_columns, set_legend
+from .uncertainty import BandItems, oracle_items
 
 MAX_RAMP_STEPS = 20
 TRUTH_PEN = pg.mkPen("#222222", width=2.5)
@@ -27,6 +27,7 @@ POST_PEN = pg.mkPen(POST_COLOUR, width=2.5)
 MEAN_PEN = pg.mkPen(POST_COLOUR, width=1.5, style=Qt.PenStyle.DotLine)
 SKETCH_PEN = pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine)
 HINT_FONT_PT = 11
+LEGEND_MARGIN_PX = 90  # the y axis and the margins beside the legend
 ORACLE_LABEL = "best possible from these points"
 
 
@@ -65,13 +66,12 @@ class TaskPlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.getViewBox().setMouseEnabled(x=False, y=False)  # clicks edit points, not the view
         self.band = BandItems(item, POST_COLOUR, MEAN_PEN, "predictive mean")
-        self.oracle = BandItems(item, ORACLE_COLOUR, oracle_pen(), ORACLE_LABEL, z=-6)
+        self.oracle = oracle_items(item, 2.5, ORACLE_LABEL)
         self.ramp = [item.plot(pen=pg.mkPen(_ramp_colour(i, MAX_RAMP_STEPS), width=1)) for i in range(MAX_RAMP_STEPS)]
         # connect="finite": a drawn truth is nan outside the span the user drew (a gap).
         self.truth = item.plot(pen=TRUTH_PEN, name="ground truth", connect="finite")
         self.pre = item.plot(pen=PRE_PEN, name="pre-update (0 steps)")
         self.post = item.plot(pen=POST_PEN, name="after 1 step")
-        self.oracle.mean.setZValue(2)  # over the truth it may equal, dashed so both show
         self.query = pg.ScatterPlotItem(symbol="o", size=8, pen=pg.mkPen("#2ca02c", width=1.5),
                                         brush=pg.mkBrush(None), name="query points")
         self.support = pg.ScatterPlotItem(symbol="t1", size=13, pen=pg.mkPen("k"),
@@ -142,7 +142,8 @@ class TaskPlot(pg.PlotWidget):
         after = f", after {steps} step{'s' if steps != 1 else ''} {_fmt(view.post_mse)}" if steps else ""
         best = f", best possible {_fmt(oracle.mse)}" if oracle is not None else ""
         drawn = ", a drawn truth" if sample.drawn is not None else ""
-        title = f"MSE on this task: pre-update {_fmt(view.pre_mse)}{after}{best}   (K = {sample.shots} points{drawn})"
+        points = "point" if sample.shots == 1 else "points"
+        title = f"MSE on this task: pre-update {_fmt(view.pre_mse)}{after}{best}   (K = {sample.shots} {points}{drawn})"
         if title != self.title_text:
             self.title_text = title
             self.getPlotItem().setTitle(title, color=TEXT_COLOUR, size="10pt")
@@ -169,13 +170,14 @@ class TaskPlot(pg.PlotWidget):
         return entries
 
     def _legend_entries(self, entries: list[tuple[object, str, str]]) -> None:
-        self.legend.setColumnCount(legend_columns(self.width(), max(len(entries), 1), per_entry=190))
         set_legend(self.legend, entries)
+        set_columns(self.legend, fitting_columns(self.legend, self.width() - LEGEND_MARGIN_PX))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
         if "legend" in self.__dict__:  # pyqtgraph resizes once before __init__ made it
-            self.legend.setColumnCount(legend_columns(self.width(), max(len(self.legend.items), 1), per_entry=190))
+            # Before the resize lays the plot out, so that layout places the legend.
+            set_columns(self.legend, fitting_columns(self.legend, event.size().width() - LEGEND_MARGIN_PX))
+        super().resizeEvent(event)
 
     def y_scale(self) -> float:
         """Data units of y per unit of x as drawn, to measure "nearest" on screen."""

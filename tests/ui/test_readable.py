@@ -128,7 +128,10 @@ def test_compare_panes_are_equal_and_have_a_legend(qtbot, open_window, tiny, wai
     panes = list(compare._panes.values())
     widths = [p.item.getViewBox().sceneBoundingRect().width() for p in panes]
     assert max(widths) - min(widths) <= 2, widths
-    assert legend_labels(compare.legend) == ["ground truth", "pre-update", "after 1 step", "used for grad"]
+    labels = legend_labels(compare.legend)
+    # The multi-task model has a predictive band; sinusoids have a best possible answer.
+    assert labels[:5] == ["ground truth", "pre-update", "after 1 step", "used for grad", "predictive mean \u00b1 2 std"]
+    assert labels[5].startswith("best possible from these points (MSE ") and len(labels) == 6
     bottom = max(p.item.sceneBoundingRect().bottom() for p in panes)
     assert compare.legend.sceneBoundingRect().top() >= bottom - 1  # below every pane
     width = compare.canvas.width()  # nothing pushed out of sight
