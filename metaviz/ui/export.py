@@ -65,7 +65,7 @@ def _patch_svg_exporter() -> None:
 _patch_svg_exporter()
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
     try:
         write_atomic(path, data)
     except OSError as exc:
@@ -78,7 +78,7 @@ def export_png(plot: pg.PlotWidget, path: str | os.PathLike, width: int, caption
     exporter = pg.exporters.ImageExporter(plot.getPlotItem())
     exporter.parameters()["width"] = int(width)  # a float width makes ImageExporter fail
     image = exporter.export(toBytes=True)
-    _write_bytes(Path(path), png_bytes(with_caption(image, caption) if caption else image))
+    write_bytes(Path(path), png_bytes(with_caption(image, caption) if caption else image))
 
 
 def with_caption(image, caption: str):
@@ -125,7 +125,7 @@ def export_svg(plot: pg.PlotWidget, path: str | os.PathLike, caption: str = "") 
     plot.scene().prepareForPaint()  # the view range follows new data only when painted; SVG export does not paint
     with clipped_to_view(item):
         text = svg_text(item, [item])
-    _write_bytes(Path(path), (svg_with_caption(text, caption) if caption else text).encode("utf-8"))
+    write_bytes(Path(path), (svg_with_caption(text, caption) if caption else text).encode("utf-8"))
 
 
 def svg_text(item, plot_items) -> str:

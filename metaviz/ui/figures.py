@@ -214,14 +214,14 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         """Write the whole figure as a PNG ``width`` pixels wide (height keeps the aspect)."""
         exporter = pg.exporters.ImageExporter(self.ci)
         exporter.parameters()["width"] = int(width)  # ImageExporter fails on a float width
-        _export._write_bytes(Path(path), _export.png_bytes(exporter.export(toBytes=True)))
+        _export.write_bytes(Path(path), _export.png_bytes(exporter.export(toBytes=True)))
         return Path(path)
 
     def export_svg(self, path: str | os.PathLike) -> Path:
         """Write the whole figure as SVG (one <path> per curve, band and marker set)."""
         self.scene().prepareForPaint()  # ranges follow the data only when painted; SVG export does not paint
         text = _export.svg_text(self.ci, list(self.panels.values()))  # no clip paths: ImageMagick draws it
-        _export._write_bytes(Path(path), text.encode("utf-8"))
+        _export.write_bytes(Path(path), text.encode("utf-8"))
         return Path(path)
 
 

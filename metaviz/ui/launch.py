@@ -148,9 +148,13 @@ def screenshot(path: Path, iterations: int, tour: bool = False, size: tuple[int,
             shots.append(window.grab())
             paths += [path.with_name(f"{path.stem}-{name}{path.suffix}") for name in ("compare", "evaluate")]
         window.close()
+    from .export import ExportError, png_bytes, write_bytes
+
     for image, target in zip(shots, paths):
-        if not image.save(str(target), "PNG"):
-            print(f"metaviz: error: cannot write {target}", file=sys.stderr)
+        try:  # atomically, like every file metaviz writes; the reason when it cannot
+            write_bytes(target, png_bytes(image.toImage()))
+        except ExportError as exc:
+            print(f"metaviz: error: {exc}", file=sys.stderr)
             return 1
         print(f"saved {target}")
     return 0
