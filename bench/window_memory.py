@@ -43,11 +43,11 @@ def main() -> None:
     app = make_app()
     with tempfile.TemporaryDirectory() as folder:
         window = make_window(Preferences(Path(folder) / "prefs.ini"))
-        window.set_budget(10_000_000)  # more than any run here reaches: it trains all the time
+        window.model.set_budget(10_000_000)  # more than any run here reaches: it trains all the time
         window.show()
         app.processEvents()
         print(f"window shown after {time.perf_counter() - started:.1f}s; RSS {rss_mb():.0f} MB")
-        window.start()
+        window.model.start()
         first = peak = rss_mb()
         loop = QEventLoop()
         deadline = time.monotonic() + args.seconds

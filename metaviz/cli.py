@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="processes for --seeds (default: one per core)")
     train.add_argument("--inner-lr", type=_rate, help="alpha, the inner (adaptation) rate (default 0.01)")
     train.add_argument("--meta-lr", type=_rate, help="beta, peak of the cosine schedule (default: the learner's)")
+    train.add_argument("--warmup", type=_limit("warmup"), metavar="N",
+                       help="meta-lr warm-up steps before the cosine (default: the learner's; MAML 500)")
     train.add_argument("--inner-steps", type=_limit("inner_steps"), help="inner steps while training (default 1)")
     train.add_argument("--meta-batch", type=_limit("meta_batch"), help="tasks per meta-step (default 25)")
     train.add_argument("--shots", type=_limit("shots"), help="K support points per task (default 10)")

@@ -93,6 +93,7 @@ def _config_from_args(args: argparse.Namespace):
         "seed": args.seed,
         "inner_lr": args.inner_lr,
         "meta_lr": args.meta_lr,
+        "warmup": getattr(args, "warmup", None),
         "inner_steps": args.inner_steps,
         "meta_batch": args.meta_batch,
         "shots": args.shots,

@@ -22,6 +22,7 @@ MAX_DEPTH = 8
 MAX_HEAD_PARAMETERS = 2**22
 LIMITS = {  # integer settings: (minimum, maximum)
     "iterations": (1, 10_000_000),
+    "warmup": (0, 10_000_000),
     "seed": (0, MAX_SEED),
     "inner_steps": (1, 100),
     "meta_batch": (1, 10_000),
@@ -178,9 +179,10 @@ class TrainConfig:
     """One training run: learner kind, architecture, budget and rates.
 
     ``inner_lr`` is alpha (MAML's inner SGD step and the default test-time rate),
-    ``meta_lr`` is beta (Adam). The meta lr follows a cosine decay from ``meta_lr``
-    to ``meta_lr * final_lr_fraction`` over ``iterations``; both rates may be changed
-    between meta-steps (see :mod:`metaviz.jobs.training`).
+    ``meta_lr`` is beta (Adam). The meta lr rises linearly over the first ``warmup``
+    iterations (at most half the budget; 0: none), then follows a cosine decay from
+    ``meta_lr`` to ``meta_lr * final_lr_fraction`` at ``iterations``; both rates may be
+    changed between meta-steps (see :mod:`metaviz.jobs.training`).
     """
 
     learner: str = "maml"
@@ -189,6 +191,7 @@ class TrainConfig:
     inner_lr: float = 0.01
     meta_lr: float = 0.01
     final_lr_fraction: float = 0.01
+    warmup: int = 0
     inner_steps: int = 1
     meta_batch: int = 25
     shots: int = 10

@@ -1,5 +1,6 @@
 """The training generator: determinism, control from another thread, schedule, validation."""
 
+import math
 import sys
 import threading
 
@@ -12,7 +13,7 @@ from metaviz.learners import default_config, make_learner
 
 
 def _trainer(**changes):
-    config = default_config("maml", iterations=40, meta_batch=5, eval_every=10, eval_tasks=8, **changes)
+    config = default_config("maml", **{"iterations": 40, "meta_batch": 5, "eval_every": 10, "eval_tasks": 8, **changes})
     return Trainer(make_learner(config)), TrainControl(config.inner_lr, config.meta_lr)
 
 
@@ -36,13 +37,38 @@ def test_snapshots_are_copies_and_validation_runs_on_schedule():
 
 
 def test_meta_lr_follows_the_cosine_schedule_of_the_base_rate():
-    trainer, control = _trainer()
+    trainer, control = _trainer(warmup=0)
     control.set_rates(meta_lr=0.02)
     snapshots = list(trainer.run(control))
     fraction = trainer.learner.config.final_lr_fraction
     assert snapshots[0].meta_lr == pytest.approx(0.02)
     assert snapshots[20].meta_lr == pytest.approx(0.02 * cosine_factor(20, 40, fraction))
     assert cosine_factor(40, 40, fraction) == pytest.approx(fraction)
+
+
+def test_meta_lr_warms_up_linearly_then_follows_the_cosine():
+    """The schedule each step used, against the formula written out here: (i + 1) / w for
+    the first w = min(warmup, budget // 2) steps, then a cosine from 1 to the final fraction."""
+    fraction = 0.1
+
+    def expected(i, budget, warmup):
+        w = min(warmup, budget // 2)
+        if i < w:
+            return (i + 1) / w
+        return fraction + (1 - fraction) * (1 + math.cos(math.pi * (i - w) / (budget - w))) / 2
+
+    for warmup, budget in ((8, 40), (500, 40)):  # the second: capped at half the budget
+        trainer, control = _trainer(warmup=warmup, final_lr_fraction=fraction, iterations=budget)
+        control.set_rates(meta_lr=0.02)
+        rates = [s.meta_lr for s in trainer.run(control)]
+        assert rates == pytest.approx([0.02 * expected(i, budget, warmup) for i in range(budget)], rel=1e-12)
+    assert rates[19] == pytest.approx(0.02) and rates[0] == pytest.approx(0.001)  # peak reached at step 20
+
+
+def test_maml_defaults_warm_up():
+    """The warm-up is MAML's default (README's seeds table was measured with it), not every learner's."""
+    assert default_config("maml").warmup == default_config("fomaml").warmup == 500
+    assert default_config("pretrained").warmup == 0
 
 
 def test_stop_pause_and_single_steps_from_another_thread():

@@ -128,13 +128,14 @@ def test_meta_lr_slider_changes_the_next_step(qtbot, window):
     model.step()
     qtbot.waitUntil(lambda: model.snapshot is not None and model.snapshot.iteration == 1, timeout=TIMEOUT)
     first = model.snapshot
-    assert math.isclose(first.meta_lr, 0.01 * cosine_factor(0, 40, model.config.final_lr_fraction), rel_tol=1e-9)
+    schedule = (model.config.final_lr_fraction, model.config.warmup)
+    assert math.isclose(first.meta_lr, 0.01 * cosine_factor(0, 40, *schedule), rel_tol=1e-9)
     window.controls.meta_lr.spin.setValue(0.002)  # as if typed: emits like a drag
     window.controls.inner_lr.spin.setValue(0.03)
     assert model.config.meta_lr == 0.002 and model.config.inner_lr == pytest.approx(0.03)
     model.step()
     qtbot.waitUntil(lambda: model.snapshot.iteration == 2, timeout=TIMEOUT)
-    scheduled = 0.002 * cosine_factor(1, 40, model.config.final_lr_fraction)
+    scheduled = 0.002 * cosine_factor(1, 40, *schedule)
     assert math.isclose(model.snapshot.meta_lr, scheduled, rel_tol=1e-9)
     assert model.snapshot.inner_lr == pytest.approx(0.03)
 
@@ -243,7 +244,8 @@ def test_meta_lr_applies_live_while_running(qtbot, open_window, tiny):
 
     def base_rate():
         s = model.snapshot
-        return s.meta_lr / cosine_factor(s.iteration - 1, s.budget, model.config.final_lr_fraction)
+        return s.meta_lr / cosine_factor(s.iteration - 1, s.budget, model.config.final_lr_fraction,
+                                           model.config.warmup)
 
     qtbot.waitUntil(lambda: math.isclose(base_rate(), 0.002, rel_tol=1e-6), timeout=TIMEOUT)
     assert model.snapshot.iteration > changed_at and window.state == "training"
