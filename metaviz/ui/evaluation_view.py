@@ -36,8 +36,10 @@ from ..jobs.evaluation import evaluation_job
 from ..jobs.reproduce import PAPER_PRESET, reproduce_job
 from ..jobs.runs import default_workers
 from ..learners import Learner, default_config, learner_spec, make_learner
+from ..oracle import OracleLearner
 from ..protocol import EvaluationResult
 from ..report import table_rows
+from ..tasks import make_family
 from .evaluation_exports import EvaluationExports
 from .evaluation_form import ProtocolForm, group
 from .figures import EvaluationFigure, ExportError
@@ -184,6 +186,13 @@ class EvaluationView(EvaluationExports, QWidget):
         except ValueError as exc:
             return self.show_error(f"Invalid evaluation ranges: {exc}")
         copies = {n: independent_copy(self.learners[n]) for n in names}
+        # The best possible answer as one more row, where the tasks evaluated on have an
+        # exact oracle (all learners must meet the same tasks for the row to mean anything).
+        families = {(tasks[n] or copies[n].config.task) for n in names}
+        if len(families) == 1:
+            family = make_family(families.pop())
+            if family.has_oracle():
+                copies[OracleLearner.kind] = OracleLearner(family)
         self._start(evaluate_all(copies, tasks, shots=shots, steps=form.steps.value(),
                                  num_tasks=form.tasks.value(), seed=form.seed.value(), lr=form.test_lr()))
         self._begin(f"evaluating {len(names)} learner(s) on {form.tasks.value()} tasks per K")

@@ -19,11 +19,13 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
 
 from ..learners import LEARNER_REGISTRY
+from ..oracle import OracleLearner
 from ..protocol import EvaluationResult
 from ..published import PUBLISHED
 from ..report import protocol_text, published_apply
-from . import export as _export  # importing it patches SVGExporter (pyqtgraph issue #3495)
+from . import export as _export
 from .plot_parts import log_axis
+from .uncertainty import ORACLE_COLOUR  # importing it patches SVGExporter (pyqtgraph issue #3495)
 
 ExportError = _export.ExportError
 _DEFAULT_WIDTH = 1500  # pixels of the written PNG: three legible panels side by side
@@ -202,6 +204,8 @@ class EvaluationFigure(pg.GraphicsLayoutWidget):
         """The colour this learner has in the other views."""
         if name in self.colours:
             return self.colours[name]
+        if name == OracleLearner.kind:  # the best possible answer: as the Explore and Compare tabs draw it
+            return ORACLE_COLOUR
         spec = next((s for s in LEARNER_REGISTRY.items() if name.split(" (")[0] in (s.name, s.label)), None)
         return spec.colour if spec else PALETTE[index % len(PALETTE)]
 

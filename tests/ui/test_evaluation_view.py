@@ -79,11 +79,23 @@ def start_and_wait_for_progress(qtbot, view):
     qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=TIMEOUT)
 
 
-def run(qtbot, view, timeout=60_000):
+def run(qtbot, view, timeout=60_000, with_oracle=False):
+    """The results of one run; the oracle's row (sinusoids have one) only if asked."""
     with qtbot.waitSignal(view.results_changed, timeout=timeout) as blocker:
         assert view.run()
     assert not view.runner.running
-    return blocker.args[0]
+    return [r for r in blocker.args[0] if with_oracle or r.learner != "oracle"]
+
+
+def test_the_best_possible_answer_is_a_row_beside_the_learners(qtbot, view, checkpoint):
+    view.set_learners({"mine": load_learner(checkpoint)})
+    protocol(view, 20, 2)
+    results = run(qtbot, view, with_oracle=True)
+    assert [r.learner for r in results] == ["mine", "oracle"]
+    oracle = results[1]
+    # Least squares in span{sin x, cos x} recovers a noise-free sinusoid from K >= 2 points.
+    assert all(m < 1e-10 for curve in oracle.curves.values() for m in curve.mean)
+    assert oracle.num_tasks == results[0].num_tasks == 20 and oracle.seed == results[0].seed
 
 
 def test_numbers_equal_the_cli(qtbot, view, checkpoint, tmp_path):
@@ -109,8 +121,9 @@ def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
     view.set_learners(learners)
     protocol(view, 20, 3)
     done = run(qtbot, view)
-    assert [r.learner for r in done] == ["a", "b"] and view.progress.value() == view.progress.maximum() == 6
-    assert view.figure.curves.keys() == {(n, k) for n in "ab" for k in (5, 10, 20)}
+    # Two learners and the sinusoids' oracle: 3 x 3 K's, one chunk of 20 tasks each.
+    assert [r.learner for r in done] == ["a", "b"] and view.progress.value() == view.progress.maximum() == 9
+    assert view.figure.curves.keys() == {(n, k) for n in ("a", "b", "oracle") for k in (5, 10, 20)}
     view.set_results([])
     protocol(view, 50_000, 10)  # long enough to be cancelled after its first unit
     start_and_wait_for_progress(qtbot, view)

@@ -209,5 +209,9 @@ def test_one_name_and_one_colour_per_learner_in_every_view(qtbot, open_window, t
     evaluation.form.steps.setValue(1)
     with qtbot.waitSignal(evaluation.results_changed, timeout=60_000):
         assert evaluation.run()
+    from metaviz.ui.uncertainty import ORACLE_COLOUR
+
+    colours["oracle"] = ORACLE_COLOUR  # the best possible answer: as Explore and Compare draw it
+    assert {name for name, _ in evaluation.figure.curves} == set(colours)
     for (name, _), curve in evaluation.figure.curves.items():
         assert curve.opts["pen"].color().name() == colours[name]
