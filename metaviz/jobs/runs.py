@@ -98,25 +98,28 @@ def default_workers(runs: int) -> int:
 
 
 # --- worker processes ----------------------------------------------------------------------
-def _worker(index: int, spec: RunSpec, messages) -> None:
-    """A worker process: one run, reported through ``messages``."""
+def _worker(tasks, messages) -> None:
+    """A worker process: runs taken from ``tasks`` until a None, reported through
+    ``messages``. One process serves several runs, so torch is imported once per core,
+    not once per run (about 1.5 s each)."""
     import signal
 
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(1)
-    steps = run_steps(spec)
-    try:
-        while True:
-            try:
-                done, text = next(steps)
-            except StopIteration as stop:
-                messages.put(("done", index, stop.value))
-                return
-            messages.put(("progress", index, done, text))
-    except Exception as exc:  # noqa: BLE001 - the parent reports it in one line
-        messages.put(("failed", index, f"{type(exc).__name__}: {exc}"))
+    for index, spec in iter(tasks.get, None):
+        steps = run_steps(spec)
+        try:
+            while True:
+                try:
+                    done, text = next(steps)
+                except StopIteration as stop:
+                    messages.put(("done", index, stop.value))
+                    break
+                messages.put(("progress", index, done, text))
+        except Exception as exc:  # noqa: BLE001 - the parent reports it in one line
+            messages.put(("failed", index, f"{type(exc).__name__}: {exc}"))
 
 
 def runs_job(specs: list[RunSpec], workers: int = 1) -> Iterator[Progress | Log | Result]:
@@ -148,37 +151,35 @@ def _describe(outcome: RunOutcome) -> str:
 
 
 def _parallel(specs: list[RunSpec], workers: int, total: int) -> Iterator[Progress | Log | Result]:
-    """Up to ``workers`` processes at once. A worker that dies without a word (killed,
-    out of memory) fails the job with one line; closing the job terminates them all."""
+    """``workers`` long-lived processes take the runs in turn. A worker that dies without
+    a word (killed, out of memory) fails the job with one line; closing the job
+    terminates them all."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    messages = context.Queue()
-    waiting = list(enumerate(specs))
-    running: dict[int, Any] = {}
+    tasks, messages = context.Queue(), context.Queue()
+    for item in enumerate(specs):
+        tasks.put(item)
+    count = min(workers, len(specs))
+    for _ in range(count):
+        tasks.put(None)
+    processes = [context.Process(target=_worker, args=(tasks, messages), daemon=True) for _ in range(count)]
     outcomes: dict[int, RunOutcome] = {}
     done_by_run = [0] * len(specs)
-    yield Log(f"{len(specs)} runs in {min(workers, len(specs))} processes")
+    yield Log(f"{len(specs)} runs in {count} processes")
     try:
+        for process in processes:
+            process.start()
         while len(outcomes) < len(specs):
-            while waiting and len(running) < workers:
-                index, spec = waiting.pop(0)
-                process = context.Process(target=_worker, args=(index, spec, messages), daemon=True)
-                process.start()
-                running[index] = process
             try:
                 message = messages.get(timeout=0.1)
             except queue.Empty:
-                for index, process in running.items():
-                    if process.exitcode is not None and index not in outcomes:
-                        # Its last message may still be in the pipe: look once more before failing.
-                        try:
-                            message = messages.get(timeout=1.0)
-                            break
-                        except queue.Empty:
-                            name = specs[index].name or specs[index].config.learner
-                            raise RuntimeError(f"the process running {name} ended without a result "
-                                               f"(exit code {process.exitcode})") from None
-                else:
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if not dead:
                     continue
+                try:  # its last message may still be in the pipe: look once more before failing
+                    message = messages.get(timeout=1.0)
+                except queue.Empty:
+                    raise RuntimeError(f"a worker process ended without a result (exit code {dead[0].exitcode})")\
+                        from None
             kind, index = message[0], message[1]
             if kind == "progress":
                 done_by_run[index] = message[2]
@@ -188,10 +189,11 @@ def _parallel(specs: list[RunSpec], workers: int, total: int) -> Iterator[Progre
             else:
                 outcomes[index] = message[2]
                 done_by_run[index] = specs[index].units
-                running.pop(index).join()
                 yield Log(_describe(outcomes[index]))
         yield Result([outcomes[i] for i in range(len(specs))])
     finally:
-        for process in running.values():  # on Cancel (the job is closed) or a failure
-            process.terminate()
-            process.join()
+        for process in processes:  # on Cancel (the job is closed) or a failure; idle ones too
+            if process.is_alive():
+                process.terminate()
+            if process.pid is not None:
+                process.join()
