@@ -188,8 +188,15 @@ class CompiledStep:
         return self._function
 
     def wait(self) -> bool:
-        """Block until the builder has finished; True when the compiled function is ready."""
+        """Block until the builder has finished; True when the compiled function is ready.
+
+        Whoever waits wants the package now: the builder leaves idle priority first, or on
+        a machine whose cores are all busy it would never run (nor this wait end)."""
         if self._builder is not None:
+            try:
+                os.sched_setscheduler(self._builder.pid, os.SCHED_OTHER, os.sched_param(0))
+            except (AttributeError, OSError):  # not Linux, or already ended: nothing to raise
+                pass
             self._builder.wait()
             self._collect()
         return self._function is not None
