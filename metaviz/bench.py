@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from .devices import check_choice
 from .learners import default_config, make_learner
 from .reference import build_module, maml_loss_loop, module_params_from_flat
 from .streams import make_generator
@@ -124,8 +125,7 @@ def run_bench(seconds: float = 3.0, rounds: int = 3, device: str = "auto",
     5 inner steps, for each (meta-batch, width) in ``sizes`` on the CPU, and on CUDA (at
     :data:`CUDA_SIZES`) when ``device`` is "cuda", or "auto" and a CUDA device is present."""
     torch.set_num_threads(1)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: cuda was asked for, but torch finds no CUDA device here")
+    check_choice(device)
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device != "cuda":
         for meta_batch, width in sizes:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .config import LIMITS, MAX_RATE, MAX_WIDTH
+from .devices import CHOICES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +83,7 @@ def _option(text: str) -> tuple[str, float]:
 
 
 def _add_device_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    parser.add_argument("--device", choices=CHOICES, default="auto",
                         help="where the learner computes (default auto: cuda when present and the learner "
                              "supports it, else cpu)")
 
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="metaviz", description="See meta-learning on few-shot regression. "
                      "Without a subcommand, opens the window.")
     _add_plugin_option(parser)
+    _add_device_option(parser)  # the window's
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     train = sub.add_parser("train", help="meta-train a learner headless and save a checkpoint")
@@ -198,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=_number(0.0, 600.0, "seconds"), default=3.0,
                        help="time per measurement (default 3)")
     bench.add_argument("--rounds", type=_bounded_int("rounds", 1, 100), default=3, help="(default 3)")
-    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    bench.add_argument("--device", choices=CHOICES, default="auto",
                        help="auto: the CPU, and CUDA as well when present (default auto)")
     bench.add_argument("--sizes", type=_size, nargs="+", default=[(25, 40)], metavar="BATCHxWIDTH",
                        help="CPU sizes: meta-batch x hidden width, e.g. 25x40 1000x512 (default 25x40)")
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             from .ui.launch import launch
 
             interrupts.honour()
-            code = launch()
+            code = launch(args.device)
         elif args.command == "screenshot":
             from .ui.launch import screenshot
 

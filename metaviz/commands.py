@@ -19,6 +19,7 @@ import torch
 from . import interrupts
 from .checkpoint import CheckpointError, load_trainer, save_checkpoint
 from .config import TaskConfig
+from .devices import resolve_device
 from .files import WriteError, resolve_target, write_atomic
 from .jobs import Log, TrainControl, drain
 from .jobs.evaluation import evaluation_job
@@ -106,10 +107,7 @@ def _config_from_args(args: argparse.Namespace):
 def learner_device(args: argparse.Namespace, learner) -> str:
     """``--device``; "auto" is cuda when a CUDA device is present and the learner runs
     there, else cpu (an explicit choice the learner cannot take fails in one line)."""
-    choice = getattr(args, "device", "auto")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() and "cuda" in learner.devices else "cpu"
-    return choice
+    return resolve_device(getattr(args, "device", "auto"), learner.devices)
 
 
 def _check_out(out: Path) -> None:

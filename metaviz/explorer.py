@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from .adaptation import AdaptationView, OracleView, adapt_view, oracle_view
 from .config import TrainConfig
+from .devices import check_choice, resolve_device
 from .events import ExplorerEvents
 from .explorer_session import SessionOfLearners, caption_text  # noqa: F401 (caption_text: part of this API)
 from .jobs.control import JobControl, TrainControl
@@ -52,7 +53,12 @@ class Explorer(SessionOfLearners):
     trained is thrown away. Which learner is active, and learners coming and going, are
     in :class:`~metaviz.explorer_session.SessionOfLearners`."""
 
-    def __init__(self, config: TrainConfig, runner: Runner, confirm: Callable[[str], bool] = lambda q: True) -> None:
+    def __init__(self, config: TrainConfig, runner: Runner, confirm: Callable[[str], bool] = lambda q: True,
+                 device: str = "auto") -> None:
+        check_choice(device)
+        #: Where training runs ("auto", "cpu" or "cuda"; learners that run only on the CPU
+        #: train there whatever the choice); the display copies stay on the CPU.
+        self.device = device
         self.events = ExplorerEvents()
         self.runner = runner
         self.confirm = confirm
@@ -113,6 +119,11 @@ class Explorer(SessionOfLearners):
         return oracle_view(self.history.current)
 
     # --- the run -----------------------------------------------------------------------
+    @property
+    def training_device(self) -> str:
+        """Where the active learner trains (or would train if started): "cpu" or "cuda"."""
+        return resolve_device(self.device, self.trainer.learner.devices, fallback=True)
+
     def start(self) -> None:
         if self.state in (RunState.IDLE, RunState.DONE) and not self.running and not self.trainer.done:
             self._launch(paused=False)
@@ -160,6 +171,8 @@ class Explorer(SessionOfLearners):
         token = self._token
         c = self.config
         self.control = TrainControl(c.inner_lr, c.meta_lr, self.trainer.budget)
+        learner = self.trainer.learner
+        learner.to(resolve_device(self.device, learner.devices, fallback=True))  # no run is going: safe
         if paused:
             self.control.pause()
         self.runner.start(training_job(self.trainer, self.control), self.control,

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..config import LIMITS, MAX_RATE, TrainConfig
+from ..devices import check_choice
 from ..optim import Adam, flat_gradient, flat_parameters
 from ..stored import stored_float, stored_int, stored_tensor
 from ..streams import Stream, stream
@@ -175,8 +176,7 @@ class Learner(ABC):
         device = torch.device(device)
         if device.type not in self.devices:
             raise ValueError(f"device: {self.kind} runs on {' or '.join(self.devices)}, not {device.type}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device: cuda was asked for, but torch finds no CUDA device here")
+        check_choice(device.type)
         if device != self._flat.device:
             self._flat, views = flat_parameters([t.detach().to(device) for t in self.tensors.values()])
             self.tensors = dict(zip(self.tensors, views))

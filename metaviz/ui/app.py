@@ -17,7 +17,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def make_window(preferences: Preferences | None = None, config=None):
+def make_window(preferences: Preferences | None = None, config=None, device: str = "auto"):
     """The main window. torch is imported here, after the QApplication exists."""
     import pyqtgraph as pg
     import torch
@@ -27,12 +27,12 @@ def make_window(preferences: Preferences | None = None, config=None):
     pg.setConfigOptions(antialias=True)
     from .main_window import MainWindow
 
-    return MainWindow(preferences or Preferences(), config)
+    return MainWindow(preferences or Preferences(), config, device)
 
 
-def run() -> int:
+def run(device: str = "auto") -> int:
     """Show the window and run the event loop; the window joins its worker on close."""
     app = make_app()
-    window = make_window()
+    window = make_window(device=device)
     window.show()
     return app.exec()

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ..devices import check_choice
+
 # The libraries Qt 6's xcb plugin loads (Debian/Ubuntu package names beside them).
 XCB_LIBRARIES = {
     "xcb-cursor": "libxcb-cursor0",
@@ -69,15 +71,17 @@ def display_problem(env: Mapping[str, str], probe: Callable[[str], bool] | None 
     return None
 
 
-def launch() -> int:
-    """Open the explorer window; returns the exit code."""
+def launch(device: str = "auto") -> int:
+    """Open the explorer window, training on ``device`` (auto, cpu or cuda: see
+    :func:`metaviz.devices.resolve_device`); returns the exit code."""
+    check_choice(device)  # cuda asked for where there is none: one line, before any window
     problem = display_problem(os.environ)
     if problem:
         print(problem, file=sys.stderr)
         return 1
     from .app import run
 
-    return run()
+    return run(device)
 
 
 def _wait_for(signal, done) -> None:

@@ -8,6 +8,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from ..config import TrainConfig
+from ..devices import device_label
 from ..explorer import Explorer
 from ..learners import default_config
 from ..session_store import SessionStore
@@ -35,14 +36,14 @@ class MainWindow(QMainWindow):
     stateChanged = Signal(str)
     messageShown = Signal(str)
 
-    def __init__(self, preferences: Preferences, config: TrainConfig | None = None) -> None:
+    def __init__(self, preferences: Preferences, config: TrainConfig | None = None, device: str = "auto") -> None:
         super().__init__()
         self.setWindowTitle("metaviz")
         self.preferences = preferences
         self.last_message = ""
         self.runner = JobRunner("training", self)
         self.model = Explorer(config or preferences.last_config() or window_defaults(), self.runner,
-                              confirm=self.confirm)
+                              confirm=self.confirm, device=device)
         self.status = StatusLine()
         self.controls = ControlPanel(self.model)
         self.task_panel = TaskPanel(self.model)
@@ -57,6 +58,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction("Guided tour\u2026", self.show_tour)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.model.toggle)
         self.model.events.state.connect(lambda state: self.stateChanged.emit(state.value))
+        self.model.events.state.connect(self._show_device)  # the active learner decides (cpu-only ones)
+        self._show_device()
         self.model.events.message.connect(self.notify)
         self.explore.timer.timeout.connect(self.session.on_frame)
         geometry = preferences.geometry()
@@ -109,3 +112,6 @@ class MainWindow(QMainWindow):
         self.preferences.set_last_config(self.model.config)
         self.preferences.sync()
         super().closeEvent(event)
+
+    def _show_device(self, *_state) -> None:
+        self.status.show_device(device_label(self.model.training_device))

@@ -1,4 +1,4 @@
-"""The status line: learner, iteration / budget, meta-it/s, elapsed, ETA, state."""
+"""The status line: learner, iteration / budget, meta-it/s, elapsed, ETA, device, state."""
 
 from __future__ import annotations
 
@@ -48,12 +48,15 @@ class StatusLine(QWidget):
         # A long line must not set the window's minimum width: it is cut, the window is not grown.
         self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state = QLabel()
+        self.device = QLabel()
+        self.device.setToolTip("Where the active learner trains (the window's --device: auto, cpu or cuda)")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.progress)
+        layout.addWidget(self.device)
         layout.addWidget(self.state)
 
     def show_status(self, learner: str, iteration: int, budget: int, rate: float, elapsed: float,
@@ -66,3 +69,7 @@ class StatusLine(QWidget):
         self.progress.setRange(0, max(budget, 1))
         self.progress.setValue(min(iteration, budget))
         self.state.setText(f"<b>{state}</b>")
+
+    def show_device(self, label: str) -> None:
+        """E.g. "cpu" or "cuda (NVIDIA H100 80GB HBM3)"."""
+        self.device.setText(f"on {label}")

@@ -29,6 +29,10 @@ def test_train_and_evaluate_on_cuda_without_one_fail_in_one_line(tmp_path):
     evaluated = run("evaluate", out, "--device", "cuda", "--tasks", 4, "--shots", 5, "--steps", 1)
     assert evaluated.returncode == 2
     assert evaluated.stderr.strip().splitlines()[-1].endswith("no CUDA device here")
+    window = run("--device", "cuda", env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert window.returncode == 2  # before any window opens
+    assert window.stderr.strip().splitlines() == [
+        "metaviz: error: device: cuda was asked for, but torch finds no CUDA device here"]
 
 
 def test_compile_without_a_compiler_says_so_and_trains(tmp_path):

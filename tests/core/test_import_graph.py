@@ -6,6 +6,9 @@ the import). Function-level imports run later and are how a module reaches one t
 imports it; they are in the graph but may close a loop.
 """
 
+import ast
+from pathlib import Path
+
 from tests.core.import_scan import (
     PACKAGE_DIR,
     all_imports,
@@ -70,8 +73,14 @@ def test_the_light_modules_stay_light():
     # `import metaviz` costs nothing; the CLI parses before it imports any command.
     assert graph["metaviz"] == set()
     # (interrupts is stdlib-only: it must load before anything heavy to catch an early Ctrl-C.)
-    assert graph["metaviz.cli"] <= {"metaviz.config", "metaviz.interrupts"}, graph["metaviz.cli"]
+    assert graph["metaviz.cli"] <= {"metaviz.config", "metaviz.devices", "metaviz.interrupts"}, graph["metaviz.cli"]
     assert graph["metaviz.interrupts"] == set()
+    # The --device choices are read by the parser: devices imports torch only when asked.
+    assert graph["metaviz.devices"] == set()
+    top = ast.parse((Path(__file__).parents[2] / "metaviz" / "devices.py").read_text()).body
+    modules = {alias.name for node in top if isinstance(node, ast.Import) for alias in node.names}
+    modules |= {node.module for node in top if isinstance(node, ast.ImportFrom)}
+    assert "torch" not in {str(name).split(".")[0] for name in modules}
     # The registry is a leaf, so config, learners and families can all depend on it.
     assert graph["metaviz.registry"] == set()
     # config.py knows no learner or family.

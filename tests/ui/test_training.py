@@ -62,6 +62,9 @@ def test_start_trains_to_done(qtbot, window, wait_state):
     assert model.snapshot.iteration == 40
     qtbot.waitUntil(lambda: "40 / 40" in window.status.text.text(), timeout=TIMEOUT)  # painted by the frame timer
     assert window.status.progress.value() == 40
+    # The window's --device is auto: where it trained is in the status bar.
+    assert window.status.device.text() == ("on cpu" if model.trainer.learner.device.type == "cpu" else
+                                           f"on cuda ({torch.cuda.get_device_name()})")
     assert not window.run_buttons.buttons["start"].isEnabled()
     assert not window.runner.running
 
