@@ -1,6 +1,6 @@
 """The checks that need a CUDA device, as one script for a GPU machine (issue 11).
 
-    python bench/cuda_checks.py [probe] [cli] [bench] [compiled]
+    python bench/cuda_checks.py [probe] [cli] [bench]
 
 - probe: every registered learner trained 5 meta-steps on the CPU and on CUDA from the
   same seed (those whose ``devices`` lack "cuda" are tried anyway, to learn which could
@@ -8,13 +8,12 @@
   answer on the CPU;
 - cli: ``train --device cuda`` with the defaults (seed 0) and ``evaluate --device
   cuda``, beside the same on the CPU, with wall times;
-- bench: ``python main.py bench --device cuda`` rows (meta-batch 25 and 1,000, widths
-  40 and 512), eagerly;
-- compiled: the compiled step on CUDA at meta-batch 25, width 40: its gradient
-  against the eager one, and its rate beside the eager rates.
+- bench: ``python main.py bench --device auto`` rows: this machine's CPU at meta-batch
+  25, width 40, and CUDA at meta-batch 25 and 1,000, widths 40 and 512, kernel by
+  kernel and as a CUDA graph.
 
-The CUDA tests of the suite (tests/core/test_device.py, test_explorer_device.py) run
-beside it with pytest. The figures go to README's Speed section with the machine.
+The CUDA tests of the suite (tests/core/test_device.py, test_explorer_device.py,
+test_maml_graph.py) run beside it with pytest. The figures go to README's Speed section with the machine.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from metaviz.bench import _section  # noqa: E402
 from metaviz.learners import default_config, learner_names, learner_spec, make_learner  # noqa: E402
 from metaviz.streams import make_generator  # noqa: E402
 
@@ -90,38 +88,13 @@ def cli() -> None:
 
 def bench() -> None:
     print("\n== bench (eager) ==")
-    done = subprocess.run([sys.executable, "main.py", "bench", "--device", "cuda", "--no-compile", "--seconds", "1",
+    done = subprocess.run([sys.executable, "main.py", "bench", "--device", "auto", "--no-compile", "--seconds", "1",
                            "--rounds", "3"], cwd=ROOT, capture_output=True, text=True)
     print(done.stdout + done.stderr)
-
-
-def compiled() -> None:
-    print("\n== compiled on cuda, meta-batch 25, width 40 ==")
-    from metaviz.compiled import use_compiled
-    from metaviz.learners.maml_grad import flat_meta_gradient
-
-    learner = make_learner(default_config("maml", meta_batch=25)).to("cuda")
-    print(use_compiled(learner))
-    started = time.perf_counter()
-    if learner.compiled is None or not learner.compiled.wait():
-        print(f"not compiled: {learner.compiled.error if learner.compiled else ''}")
-        return
-    print(f"ready after {time.perf_counter() - started:.0f}s")
-    batch = learner.sample_batch(make_generator(11))
-    shapes = tuple(tuple(p.shape) for p in learner.params)
-    points = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
-    points = tuple(p.to("cuda") for p in points)
-    rate = torch.tensor(0.01, device="cuda")
-    _, gradient = learner.compiled.function()(learner._flat, *points, rate)
-    with torch.no_grad():
-        _, eager = flat_meta_gradient(learner._flat.double(), shapes, *(p.double() for p in points), 0.01, 1, False)
-    error = ((gradient.double() - eager).norm() / eager.norm()).item()
-    print(f"compiled gradient vs eager float64: relative error {error:.1e}")
-    _section(torch.device("cuda"), 25, 40, 1.0, 3, compile_step=True)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA'}")
-    for name in sys.argv[1:] or ["probe", "cli", "bench", "compiled"]:
+    for name in sys.argv[1:] or ["probe", "cli", "bench"]:
         globals()[name]()

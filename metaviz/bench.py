@@ -5,7 +5,8 @@ ways, side by side from one run, interleaved round by round, one thread:
 - batched autograd (``create_graph=True`` through the batched network; metaviz's step
   before the hand-derived gradient);
 - the hand-derived meta-gradient (:mod:`metaviz.learners.maml_grad`, the default);
-- the same compiled with ``torch.compile`` (where a compiler exists).
+- on the CPU, the same compiled with ``torch.compile`` (where a compiler exists);
+  on CUDA, the same replayed as a CUDA graph (:mod:`metaviz.learners.maml_graph`).
 
 Every learner step includes Adam and the divergence checks; each way trains its own
 copy of the same initial parameters on one fixed batch (second order, K=10, Q=10).
@@ -31,7 +32,7 @@ CUDA_SIZES = ((25, 40), (1000, 40), (25, 512), (1000, 512))
 META_LR = 1e-5
 LOOP_MAX_TASKS = 100  # beyond this the per-task loop takes seconds per step: not measured
 LABELS = {"loop": "per-task loop", "autograd": "batched autograd", "hand": "hand-derived",
-          "compiled": "compiled hand-derived"}
+          "compiled": "compiled hand-derived", "graph": "hand-derived, CUDA graph"}
 
 
 def _rate(step: Callable[[], None], seconds: float, device: torch.device) -> float:
@@ -48,12 +49,13 @@ def _rate(step: Callable[[], None], seconds: float, device: torch.device) -> flo
 
 
 def _learner_step(inner_steps: int, meta_batch: int, width: int, device: torch.device, engine: str,
-                  compiled: bool = False) -> tuple[Callable[[], None], str | None]:
+                  compiled: bool = False, graph: bool = False) -> tuple[Callable[[], None], str | None]:
     """A learner's meta-step on a fixed batch, and a note (compile time or why not compiled)."""
     config = default_config("maml", inner_steps=inner_steps, meta_batch=meta_batch, hidden=(width, width),
                             meta_lr=META_LR)
     learner = make_learner(config).to(device)
     learner.engine = engine
+    learner.cuda_graph = graph
     note = None
     if compiled:
         from .compiled import use_compiled
@@ -102,7 +104,9 @@ def _section(device: torch.device, meta_batch: int, width: int, seconds: float, 
             steps["loop"] = _loop_step(inner_steps, meta_batch, width, device)
         steps["autograd"], _ = _learner_step(inner_steps, meta_batch, width, device, "autograd")
         steps["hand"], _ = _learner_step(inner_steps, meta_batch, width, device, "hand")
-        if compile_step:
+        if device.type == "cuda":
+            steps["graph"], _ = _learner_step(inner_steps, meta_batch, width, device, "hand", graph=True)
+        elif compile_step:
             step, note = _learner_step(inner_steps, meta_batch, width, device, "hand", compiled=True)
             if step is not None:
                 steps["compiled"] = step
@@ -133,7 +137,7 @@ def run_bench(seconds: float = 3.0, rounds: int = 3, device: str = "auto",
     if cuda:
         print(f"\nCUDA device: {torch.cuda.get_device_name()}")
         for meta_batch, width in CUDA_SIZES:
-            _section(torch.device("cuda"), meta_batch, width, seconds, rounds, compile_step)
+            _section(torch.device("cuda"), meta_batch, width, seconds, rounds, compile_step=False)
     elif device == "auto":
         print("\n(no CUDA device here: CUDA figures are measured where one is present)")
     return 0

@@ -44,7 +44,7 @@ class CAVIA(NetworkLearner):
 
     def zero_context(self, num_tasks: int) -> torch.Tensor:
         """Every task's starting context: zeros [T, 1, C]."""
-        return torch.zeros(num_tasks, 1, self.context_size, dtype=self.params[0].dtype)
+        return torch.zeros(num_tasks, 1, self.context_size, dtype=self.params[0].dtype, device=self.params[0].device)
 
     def _support_loss(self, params: Params, x_support: torch.Tensor, y_support: torch.Tensor):
         """The inner objective of contexts [[T, 1, C]]: the sum over tasks of each task's

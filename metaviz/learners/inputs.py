@@ -108,26 +108,35 @@ def _device_of(learner: Any) -> torch.device:
     return device if isinstance(device, torch.device) else CPU
 
 
+def _on(device: torch.device, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in tensors)
+
+
 def checked_adaptation(method: Callable) -> Callable:
     """``adapt_trajectory`` with its arguments checked first (steps and lr normalised to
-    int and float)."""
+    int and float), run on the learner's device and answered on the points' device: a
+    learner written for the CPU runs on CUDA with no code of its own for it."""
 
     @functools.wraps(method)
     def adapt_trajectory(self, x_support, y_support, x_query, steps, lr=None):
-        check_points(x_support, y_support, x_query, _device_of(self))
-        return method(self, x_support, y_support, x_query, check_steps(steps), check_lr(lr))
+        device = _device_of(self)
+        check_points(x_support, y_support, x_query, device)
+        points = _on(device, (x_support, y_support, x_query))
+        return method(self, *points, check_steps(steps), check_lr(lr)).to(x_query.device)
 
     adapt_trajectory.checks_inputs = True
     return adapt_trajectory
 
 
 def checked_predictive(method: Callable) -> Callable:
-    """``predictive`` with its arguments checked first."""
+    """``predictive`` with its arguments checked first, on the learner's device, answered
+    on the points' device."""
 
     @functools.wraps(method)
     def predictive(self, x_support, y_support, x_query):
-        check_points(x_support, y_support, x_query, _device_of(self))
-        return method(self, x_support, y_support, x_query)
+        device = _device_of(self)
+        check_points(x_support, y_support, x_query, device)
+        return _on(x_query.device, method(self, *_on(device, (x_support, y_support, x_query))))
 
     predictive.checks_inputs = True
     return predictive

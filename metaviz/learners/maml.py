@@ -11,6 +11,7 @@ from ..nets import expand_for_tasks, forward
 from ..tasks import TaskBatch
 from .inner_loop import sgd_steps
 from .maml_grad import MetaGradient, choose_engine
+from .maml_graph import GraphedMetaGradient
 from .network import NetworkLearner
 from .registry import LearnerSpec
 
@@ -20,8 +21,6 @@ class MAML(NetworkLearner):
     fit a new task. ``first_order`` drops the second-order term (the inner gradient is
     treated as a constant)."""
 
-    devices = ("cpu", "cuda")
-
     def __init__(self, config, first_order: bool = False) -> None:
         self.first_order = first_order
         super().__init__(config)
@@ -30,6 +29,10 @@ class MAML(NetworkLearner):
         self.engine = choose_engine(config.hidden, config.meta_batch)
         #: A :class:`metaviz.compiled.CompiledStep` once ``train --compile`` asked for one.
         self.compiled = None
+        #: On CUDA the hand-derived step is replayed as a CUDA graph (:mod:`.maml_graph`);
+        #: False runs it kernel by kernel (the bench compares both).
+        self.cuda_graph = True
+        self._graphed: GraphedMetaGradient | None = None
         self._compiled_key: tuple | None = None
         self._rate: tuple[tuple, torch.Tensor] | None = None
 
@@ -39,7 +42,7 @@ class MAML(NetworkLearner):
         if self.engine == "autograd":
             return super().meta_gradient(batch)
         args = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
-        compiled = self._compiled_for(batch)
+        compiled = self._compiled_for(batch) or self._graphed_step()
         with torch.no_grad():
             if compiled is not None:
                 stats, grad = compiled(self._flat, *args, self._rate_tensor())
@@ -88,6 +91,15 @@ class MAML(NetworkLearner):
         if self.compiled.first_iteration is None:
             self.compiled.first_iteration = self.iteration + 1
         return function
+
+    def _graphed_step(self) -> GraphedMetaGradient | None:
+        """The CUDA graph of the hand-derived step, on CUDA (made at its first use)."""
+        if not (self.cuda_graph and self._flat.is_cuda):
+            return None
+        if self._graphed is None:
+            shapes = tuple(tuple(p.shape) for p in self.params)
+            self._graphed = GraphedMetaGradient(shapes, self.config.inner_steps, self.first_order)
+        return self._graphed
 
     def _rate_tensor(self) -> torch.Tensor:
         """The inner rate as a 0-d tensor on the parameters' device (made again only when it changes)."""

@@ -15,9 +15,13 @@ from .inner_loop import sgd_trajectory
 class NetworkLearner(Learner):
     """One 1-hidden-...-1 MLP; adaptation = SGD on all of its parameters, per task.
 
-    Device-clean for a subclass that lists "cuda" in ``devices`` (MAML, pretrained) and
-    keeps no tensors of its own: batches are drawn on the CPU (every random stream is a
-    CPU generator) and moved to :attr:`device`; adaptation takes and returns CPU tensors."""
+    Runs on CUDA too, as do its subclasses (MAML, ANIL, Meta-SGD, CAVIA, Reptile,
+    pretrained) while they make every tensor of their own on their parameters' device:
+    batches are drawn on the CPU (every random stream is a CPU generator) and moved to
+    :attr:`device`; adaptation takes and returns CPU tensors (:mod:`.inputs` moves them).
+    bench/cuda_checks.py ``probe`` tries every learner on a GPU."""
+
+    devices = ("cpu", "cuda")
 
     def init_tensors(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         sizes = layer_sizes(self.config.hidden)
@@ -34,10 +38,7 @@ class NetworkLearner(Learner):
 
     def adapt_trajectory(self, x_support, y_support, x_query, steps, lr=None):
         rate = self.default_adapt_lr(x_support.shape[1]) if lr is None else lr
-        if self.device.type == "cpu":
-            return sgd_trajectory(self.params, x_support, y_support, x_query, steps, rate)
-        points = (t.to(self.device) for t in (x_support, y_support, x_query))
-        return sgd_trajectory(self.params, *points, steps, rate).to(x_query.device)
+        return sgd_trajectory(self.params, x_support, y_support, x_query, steps, rate)
 
 
 def batch_on(batch: TaskBatch, device: torch.device) -> TaskBatch:

@@ -17,8 +17,6 @@ class Pretrained(NetworkLearner):
     few SGD steps can bend into a given sinusoid: that is what the explorer shows.
     """
 
-    devices = ("cpu", "cuda")
-
     def training_loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         x = torch.cat([batch.x_support, batch.x_query], dim=1).reshape(1, -1, 1)
         y = torch.cat([batch.y_support, batch.y_query], dim=1).reshape(1, -1, 1)

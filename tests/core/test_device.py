@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from metaviz.commands import learner_device
-from metaviz.learners import default_config, make_learner
+from metaviz.learners import default_config, learner_names, learner_spec, make_learner
 from metaviz.streams import make_generator
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
@@ -43,9 +43,21 @@ def test_auto_picks_cuda_only_where_present_and_supported():
     assert learner_device(argparse.Namespace(device="cpu"), maml) == "cpu"
 
 
+ON_CUDA = [name for name in learner_names() if "cuda" in learner_spec(name).cls.devices]
+# Reptile's pseudo-gradient theta - mean(phi) has entries at rounding level, and Adam's
+# first steps move each entry by about its rate whatever its size: the CPU's and the
+# GPU's rounding then part by a few rates (measured 2e-2 after 5 steps on an H100).
+TOLERANCE = {"reptile": 5e-2}
+
+
+def test_the_network_learners_run_on_cuda():
+    assert {"maml", "fomaml", "anil", "metasgd", "cavia", "reptile", "pretrained"} <= set(ON_CUDA)
+
+
 @cuda
-@pytest.mark.parametrize("kind", ["maml", "fomaml", "pretrained"])
+@pytest.mark.parametrize("kind", ON_CUDA)
 def test_training_on_cuda_follows_the_cpu_and_answers_on_the_cpu(kind):
+    tolerance = TOLERANCE.get(kind, 1e-4)
     runs = {}
     for device in ("cpu", "cuda"):
         learner = make_learner(default_config(kind, meta_batch=5, seed=2)).to(device)
@@ -55,12 +67,12 @@ def test_training_on_cuda_follows_the_cpu_and_answers_on_the_cpu(kind):
         runs[device] = learner
     cpu, gpu = runs["cpu"], runs["cuda"]
     assert gpu._flat.device.type == "cuda" and gpu.optimizer.exp_avg.device.type == "cuda"
-    assert torch.allclose(gpu._flat.cpu(), cpu._flat, atol=1e-4)
+    assert torch.allclose(gpu._flat.cpu(), cpu._flat, atol=tolerance)
     batch = cpu.family.sample_batch(4, 5, 7, make_generator(9))
     predictions = gpu.adapt_trajectory(batch.x_support, batch.y_support, batch.x_query, 3)
     assert predictions.device.type == "cpu"
     assert torch.allclose(predictions, cpu.adapt_trajectory(batch.x_support, batch.y_support, batch.x_query, 3),
-                          atol=1e-4)
+                          atol=tolerance)
     state = gpu.state_dict()
     tensors = [*state["tensors"].values(), state["optimizer"]["exp_avg"], state["optimizer"]["exp_avg_sq"]]
     assert all(t.device.type == "cpu" for t in tensors)
