@@ -11,7 +11,7 @@ from ..nets import expand_for_tasks, forward
 from ..tasks import TaskBatch
 from .inner_loop import sgd_steps
 from .maml_grad import MetaGradient, choose_engine
-from .maml_graph import GraphedMetaGradient
+from .maml_graph import GraphedMetaGradient, worth_graphing
 from .network import NetworkLearner
 from .registry import LearnerSpec
 
@@ -29,9 +29,10 @@ class MAML(NetworkLearner):
         self.engine = choose_engine(config.hidden, config.meta_batch)
         #: A :class:`metaviz.compiled.CompiledStep` once ``train --compile`` asked for one.
         self.compiled = None
-        #: On CUDA the hand-derived step is replayed as a CUDA graph (:mod:`.maml_graph`);
-        #: False runs it kernel by kernel (the bench compares both).
-        self.cuda_graph = True
+        #: On CUDA the hand-derived step is replayed as a CUDA graph (:mod:`.maml_graph`)
+        #: where that wins (None, :func:`.maml_graph.worth_graphing`), always (True) or
+        #: never (False: kernel by kernel; the bench compares both).
+        self.cuda_graph: bool | None = None
         self._graphed: GraphedMetaGradient | None = None
         self._compiled_key: tuple | None = None
         self._rate: tuple[tuple, torch.Tensor] | None = None
@@ -94,10 +95,12 @@ class MAML(NetworkLearner):
 
     def _graphed_step(self) -> GraphedMetaGradient | None:
         """The CUDA graph of the hand-derived step, on CUDA (made at its first use)."""
-        if not (self.cuda_graph and self._flat.is_cuda):
+        if self.cuda_graph is False or not self._flat.is_cuda:
+            return None
+        c, shapes = self.config, tuple(tuple(p.shape) for p in self.params)
+        if self.cuda_graph is None and not worth_graphing(shapes, c.meta_batch, c.shots + c.query):
             return None
         if self._graphed is None:
-            shapes = tuple(tuple(p.shape) for p in self.params)
             self._graphed = GraphedMetaGradient(shapes, self.config.inner_steps, self.first_order)
         return self._graphed
 

@@ -9,7 +9,7 @@ import torch
 
 from metaviz.learners import default_config, make_learner
 from metaviz.learners.maml_grad import flat_meta_gradient
-from metaviz.learners.maml_graph import GraphedMetaGradient
+from metaviz.learners.maml_graph import GraphedMetaGradient, worth_graphing
 from metaviz.streams import make_generator
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
@@ -70,3 +70,12 @@ def test_on_the_cpu_no_graph_is_made_and_one_refuses_cpu_tensors():
     graphed = GraphedMetaGradient(tuple(tuple(p.shape) for p in learner.params), 1, False)
     with pytest.raises(ValueError, match="needs every input on the CUDA device"):
         graphed(learner._flat, *_points(learner, 1), torch.tensor(0.01))
+
+
+def test_the_graph_is_chosen_where_it_was_measured_to_win():
+    def shapes(width):
+        return ((1, width), (1, width), (width, width), (1, width), (width, 1), (1, 1))
+
+    assert worth_graphing(shapes(40), 25, 20) and worth_graphing(shapes(40), 1000, 20)
+    assert worth_graphing(shapes(512), 25, 20)
+    assert not worth_graphing(shapes(512), 1000, 20)  # 6-16% slower there (README Speed)
