@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .learners.base import Learner
+from .oracle import oracle_name
 from .samples import function_samples, has_function_samples
 from .streams import Stream, stream
 from .task_history import TaskSample
@@ -53,12 +54,15 @@ class AdaptationView:
 
 @dataclass(frozen=True)
 class OracleView:
-    """The best prediction possible from the support points: ``mean`` [N], ``std`` [N] or
-    None (a family whose oracle gives no spread), ``mse`` against the truth on the grid."""
+    """The family's oracle from the support points: ``mean`` [N], ``std`` [N] or None (a
+    family whose oracle gives no spread), ``mse`` against the truth on the grid, and ``name``,
+    what it is for these points (:func:`~metaviz.oracle.oracle_name`: "best possible" only
+    where the family declares it exact for this K and label noise)."""
 
     mean: np.ndarray
     std: np.ndarray | None
     mse: float
+    name: str
 
 
 def grid_for(family: TaskFamily) -> np.ndarray:
@@ -136,4 +140,5 @@ def oracle_view(sample: TaskSample, x: np.ndarray | None = None) -> OracleView |
                                          _points(sample.y_support, torch.float64), _points(x, torch.float64))
     mean = mean.reshape(-1).numpy().astype(np.float64)
     std = None if std is None else std.reshape(-1).numpy().astype(np.float64)
-    return OracleView(mean=mean, std=std, mse=float(mse_on_truth(mean, sample.truth(x))))
+    return OracleView(mean=mean, std=std, mse=float(mse_on_truth(mean, sample.truth(x))),
+                      name=oracle_name(sample.family, sample.shots, sample.family.noise_std))

@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin_option(evaluate)
     evaluate.add_argument("checkpoint", type=Path, nargs="?", help="a trained learner (required unless --oracle)")
     evaluate.add_argument("--oracle", action="store_true",
-                          help="score the best possible answer instead of a checkpoint: the exact oracle of "
-                          "--family (default sinusoid), on the same tasks a checkpoint would meet with the same "
+                          help="score --family's oracle instead of a checkpoint (the best possible answer where "
+                          "it is exact: the GP posterior; the sinusoids' least squares from K >= 2 without label "
+                          "noise), default family sinusoid, on the same tasks a checkpoint would meet with the same "
                           "--seed; families with one: " + ", ".join(
                               cls.name for cls in FAMILY_REGISTRY.items() if cls.has_oracle()))
     evaluate.add_argument("--shots", type=_bounded_int("shots", 1, 1000), nargs="+", default=[5, 10, 20],

@@ -1,13 +1,18 @@
-"""The best possible answer, as something the evaluation and the window treat as a learner.
+"""A family's oracle, as something the evaluation and the window treat as a learner, and
+what to call it.
 
-:class:`OracleLearner` wraps a family's exact :meth:`~metaviz.tasks.TaskFamily.oracle`
-(the Gaussian-process posterior, least squares for noise-free sinusoids) in the part of
+:class:`OracleLearner` wraps a family's :meth:`~metaviz.tasks.TaskFamily.oracle` (the
+Gaussian-process posterior, least squares on the sinusoids' own form) in the part of
 the learner contract that scoring and drawing read: ``kind``, ``label``, ``iteration``,
 ``family``, :meth:`adapt_trajectory` (the oracle's answer at every step: it does not
 learn by steps) and, where the oracle has a spread, ``has_predictive``/:meth:`predictive`.
 It has no parameters and is never trained or saved, so
 ``evaluation_job(OracleLearner(family), ...)`` gives the oracle's row with the evaluation
 code unchanged.
+
+An oracle is called the best possible answer only where its family declares it exact for
+the number of points and the label noise (:func:`oracle_name`): the sinusoids' least
+squares is, from two noise-free points on; under label noise it is a fit, not the best.
 """
 
 from __future__ import annotations
@@ -17,17 +22,26 @@ import torch
 from .config import TaskConfig
 from .tasks import FAMILY_REGISTRY, TaskFamily
 
+BEST_POSSIBLE = "best possible"
+
 
 def oracle_families() -> list[str]:
-    """The names of the families with an exact oracle."""
+    """The names of the families with an oracle."""
     return [cls.name for cls in FAMILY_REGISTRY.items() if cls.has_oracle()]
+
+
+def oracle_name(family: TaskFamily | type[TaskFamily], shots: int, noise_std: float) -> str:
+    """What the oracle's answer from ``shots`` points with label noise ``noise_std`` is, in
+    a few words: :data:`BEST_POSSIBLE` where the family declares it exact, else what it
+    computes (the family's ``oracle_method``, e.g. "least squares")."""
+    return BEST_POSSIBLE if family.oracle_exact(shots, noise_std) else family.oracle_method
 
 
 class OracleLearner:
     """Duck-typed like :class:`~metaviz.learners.Learner` for evaluation and plotting."""
 
     kind = "oracle"
-    label = "best possible (oracle)"
+    label = "oracle"  # not "best possible": that depends on K and the noise (see oracle_name)
     iteration = 0
 
     def __init__(self, family: TaskFamily) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .oracle import OracleLearner, oracle_name
 from .protocol import Curve, EvaluationResult
 from .published import PUBLISHED
+from .tasks import FAMILY_REGISTRY
 
 TABLE_STEPS = (0, 1, 5, 10)
 CSV_COLUMNS = ("learner", "K", "step", "mean", "ci95", "median", "diverged")
@@ -47,6 +49,23 @@ def protocol_text(results: Sequence[EvaluationResult]) -> str:
     return text
 
 
+def method_name(result: EvaluationResult, shots: Sequence[int]) -> str:
+    """A row's name: the learner's; the oracle's also says what it is at the K's ``shots``
+    ("best possible" only where its family declares it exact: :func:`~metaviz.oracle.oracle_name`),
+    each name with its K's where they differ (e.g. exact from K = 2 on, a fit at K = 1)."""
+    if result.learner != OracleLearner.kind:
+        return result.learner
+    family = FAMILY_REGISTRY.get(result.task.get("family", "sinusoid"))
+    noise = result.task.get("noise_std", 0.0)
+    by_name: dict[str, list[int]] = {}
+    for k in shots:
+        by_name.setdefault(oracle_name(family, k, noise), []).append(k)
+    if len(by_name) == 1:
+        return f"{result.learner} ({next(iter(by_name))})"
+    parts = [f"{name} at K={', '.join(map(str, ks))}" for name, ks in by_name.items()]
+    return f"{result.learner} ({'; '.join(parts)})"
+
+
 def has_predictive(results: Sequence[EvaluationResult]) -> bool:
     """Whether any result carries NLL and coverage (a learner with a predictive distribution)."""
     return any(c.nll is not None for r in results for c in r.curves.values())
@@ -76,7 +95,8 @@ def format_table(result: EvaluationResult) -> str:
     last), divergences noted below it."""
     shown = shown_steps(result.steps)
     header = f"{'K':>3}  " + "  ".join(f"{f'step {s}':>20}" for s in shown)
-    lines = [f"{result.learner} after {result.iteration} iterations; {protocol_text([result])}", header]
+    name = method_name(result, list(result.curves))
+    lines = [f"{name} after {result.iteration} iterations; {protocol_text([result])}", header]
     notes = []
     for k, curve in result.curves.items():
         cells = []
@@ -120,7 +140,8 @@ def format_markdown(
         for k in predictive_ks:
             cells += [cell or "-" for cell in predictive_cells(result.curves.get(k))]
         source = f"metaviz, {result.iteration} it." + (f", {notes[result.learner]}" if result.learner in notes else "")
-        lines.append(f"| {result.learner} | {source} | " + " | ".join(cells) + " |")
+        shown = [k for k in dict.fromkeys(k for k, _ in columns) if k in result.curves] or list(result.curves)
+        lines.append(f"| {method_name(result, shown)} | {source} | " + " | ".join(cells) + " |")
     if published_apply(results):
         for row in PUBLISHED:
             cells = []
@@ -155,7 +176,7 @@ def table_rows(results: Sequence[EvaluationResult]) -> tuple[list[str], list[tup
             if predictive:
                 cells += predictive_cells(curve)
                 tip += f"; {predictive_text(result)}" if curve.nll is not None else ""
-            rows.append(([result.learner, str(k), *cells], tip))
+            rows.append(([method_name(result, [k]), str(k), *cells], tip))
     if published_apply(results):
         for row in PUBLISHED:
             for k in sorted({k for r in results for k in r.curves}):

@@ -10,8 +10,9 @@ Shapes: a batch of T tasks is ``tasks`` [T, P] (one column per declared paramete
 declaration order); inputs and outputs are [T, N, 1].
 
 A family may also declare ``options``: fixed settings that are not task parameters
-(a kernel's length scale), each with a default and bounds; and an exact ``oracle``,
-the best prediction possible from a task's support points (see :meth:`TaskFamily.oracle`).
+(a kernel's length scale), each with a default and bounds; and an ``oracle``, a
+prediction from a task's support points that knows the family (see :meth:`TaskFamily.oracle`),
+with :meth:`TaskFamily.oracle_exact` saying when it is the best possible one.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class TaskFamily(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     #: True when :meth:`oracle` gives a standard deviation as well as a mean.
     oracle_has_std: ClassVar[bool] = False
+    #: What :meth:`oracle` computes, in a few words: its name where it is not exact (a legend label).
+    oracle_method: ClassVar[str] = "family's oracle"
     #: Grid points on which the window draws a task's curves (more for fast oscillations).
     plot_points: ClassVar[int] = 200
 
@@ -177,16 +180,26 @@ class TaskFamily(ABC):
         settings: ``(mean, std)`` [T, Q, 1] each, ``std`` (including the label noise) or
         None when the family gives only a mean (:attr:`oracle_has_std`).
 
-        A family implements it only where the answer is exact (e.g. the Gaussian-process
-        posterior); the default returns None: no exact oracle. ``tasks`` [T, P] may be
-        passed but the built-in oracles ignore it: an answer read off the task itself
-        would be the truth, not the best possible guess from the points."""
+        A family implements it where it knows a principled answer (the Gaussian-process
+        posterior; least squares on the sinusoids' own form) and says in :meth:`oracle_exact`
+        when that answer is the best possible one; the default returns None: no oracle.
+        ``tasks`` [T, P] may be passed but the built-in oracles ignore it: an answer read
+        off the task itself would be the truth, not the best possible guess from the points."""
         return None
 
     @classmethod
     def has_oracle(cls) -> bool:
         """Whether this family implements :meth:`oracle`."""
         return cls.oracle is not TaskFamily.oracle
+
+    @classmethod
+    def oracle_exact(cls, shots: int, noise_std: float) -> bool:
+        """Whether :meth:`oracle` from ``shots`` support points with label noise ``noise_std``
+        is the Bayes-optimal prediction (the posterior mean of the truth under this family's
+        prior): only then is it shown as the best possible answer, else as
+        :attr:`oracle_method`. Default False: a family claims exactness only where it has
+        shown it (in its docstring, and a test against an independent computation)."""
+        return False
 
     def y_bound(self) -> float:
         """A bound on |y| over the declared ranges, for plot ranges (default: the truth of

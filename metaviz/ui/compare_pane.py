@@ -1,5 +1,5 @@
 """One Compare pane: a learner's fit on the shared task, its band, function samples and
-the best possible answer; and the text both Compare layouts write about a fit.
+the family's oracle; and the text both Compare layouts write about a fit.
 
 Items are created once; :meth:`Pane.draw` only calls setData.
 """
@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from ..adaptation import AdaptationView, OracleView
 from ..task_history import TaskSample
 from .plot_parts import TEXT_COLOUR, cache_axes, shrinkable_title
-from .plots import ORACLE_LABEL, TRUTH_PEN
+from .plots import ORACLE_LABEL, TRUTH_PEN, oracle_legend
 from .uncertainty import BandItems, oracle_items
 
 SUPPORT = {"symbol": "t1", "size": 11, "pen": pg.mkPen("k"), "brush": pg.mkBrush("#9467bd")}
@@ -43,8 +43,8 @@ def mean_pen(colour: str):
 
 
 def oracle_label(oracle: OracleView) -> str:
-    band = " \u00b1 2 std" if oracle.std is not None else ""
-    return f"{ORACLE_LABEL}{band} (MSE {fmt(oracle.mse)})"
+    """The oracle's entry in a Compare legend: :func:`~.plots.oracle_legend` and its MSE."""
+    return f"{oracle_legend(oracle)} (MSE {fmt(oracle.mse)})"
 
 
 class Pane:
@@ -77,6 +77,8 @@ class Pane:
         self.post.setData(view.x, view.post)
         self.band.draw(view.x, view.mean, view.std, view.samples)
         self.oracle.draw(view.x, None if oracle is None else oracle.mean, None if oracle is None else oracle.std)
+        if oracle is not None:
+            self.oracle.mean.opts["name"] = oracle_legend(oracle)  # the CSV exporter's column name
         self.support.setData(sample.x_support, sample.y_support)
         post = f", post {fmt(view.post_mse)}" if steps else ""
         title = f"<span style='color:{self.colour}'>\u25a0</span> {self.name}: MSE pre {fmt(view.pre_mse)}{post}"

@@ -21,7 +21,7 @@ from ..task_history import TaskSample
 from .colours import kind_colour
 from .compare_pane import NEUTRAL, SUPPORT, Pane, mean_pen, mse_line, oracle_label, steps_word
 from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, fitting_columns, legend_below, set_columns, set_legend
-from .plots import ORACLE_LABEL, TRUTH_PEN
+from .plots import ORACLE_LABEL, TRUTH_PEN, oracle_legend
 from .uncertainty import BAND_ALPHA, ORACLE_COLOUR, BandItems, band_sample, oracle_items, oracle_pen, samples_sample
 
 
@@ -226,6 +226,7 @@ class CompareView(QWidget):
         entries = [(self._overlay_truth, "ground truth", DEFINITIONS["ground truth"]),
                    (self._overlay_support, "used for grad", DEFINITIONS["used for grad"])]
         if oracle is not None:
+            self._overlay_oracle.mean.opts["name"] = oracle_legend(oracle)  # the CSV export's column
             entries.append((self._overlay_oracle.mean, oracle_label(oracle), DEFINITIONS["oracle"]))
         entries += [(post, f"{name}: {mse_line(self.views[name], self.steps)}", DEFINITIONS["after"])
                     for name, (_, post) in self._overlay_curves.items()]

@@ -35,9 +35,11 @@ DEFINITIONS = {
             "where there are points.",
     "samples": "Function samples: whole functions drawn from the learner's posterior, each one a task it "
                "thinks this could be. They agree near the triangles and spread where it has seen nothing.",
-    "oracle": "Best possible from these points: the exact best prediction from the same triangles, knowing "
-              "the task family (least squares on sin x and cos x for noise-free sinusoids; the exact posterior "
-              "of a Gaussian process). The distance of a learner to it is what meta-learning can still gain.",
+    "oracle": "The oracle: a prediction from the same triangles that knows the task family. \"Best possible\" "
+              "where it is exact: the posterior of a Gaussian process; for sinusoids, least squares on sin x and "
+              "cos x (their true form) from two or more noise-free points. There the distance of a learner to it "
+              "is what meta-learning can still gain. \"Least squares\" where it is not exact (label noise, or "
+              "one point): a fit of the true form that ignores the prior, which a learner can beat.",
     "meta-training loss": "Meta-training loss: the loss of each meta-step, on its own batch of training tasks.",
     "held-out pre": "Held-out MSE, pre-update: on tasks never trained on, before adapting. For MAML it stays "
                     "near 3: the starting point fits no single task, it is a place to adapt from.",

@@ -1,5 +1,6 @@
 """The task plot (the MAML paper's figure, live), with the learner's uncertainty and the
-best possible answer where they exist, and a mode to draw the truth by hand.
+family's oracle (the best possible answer where it is exact) where they exist, and a mode
+to draw the truth by hand.
 
 Every plot item is created once; updates only call ``setData``. Each curve has a
 ``name=`` so pyqtgraph's CSV exporter labels it. The legend sits below the axes and the
@@ -15,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
 from ..adaptation import AdaptationView, OracleView
+from ..oracle import BEST_POSSIBLE
 from ..task_history import TaskSample
 from .plot_parts import DEFINITIONS, TEXT_COLOUR, cache_axes, fitting_columns, legend_below, set_columns, set_legend
 from .uncertainty import BandItems, oracle_items
@@ -28,13 +30,19 @@ MEAN_PEN = pg.mkPen(POST_COLOUR, width=1.5, style=Qt.PenStyle.DotLine)
 SKETCH_PEN = pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine)
 HINT_FONT_PT = 11
 LEGEND_MARGIN_PX = 90  # the y axis and the margins beside the legend
-ORACLE_LABEL = "best possible from these points"
+ORACLE_LABEL = f"{BEST_POSSIBLE} from these points"  # the oracle curve's name until it is drawn
 
 
 def _ramp_colour(step: int, steps: int) -> tuple[int, int, int, int]:
     """From the pre-adaptation blue towards the post-adaptation red, semi-transparent."""
     t = step / max(steps, 1)
     return (int(31 + t * (214 - 31)), int(119 + t * (39 - 119)), int(180 + t * (40 - 180)), 110)
+
+
+def oracle_legend(oracle: OracleView) -> str:
+    """The oracle's legend label: "best possible" only where its family declares it exact
+    for these points (else what it computes, e.g. under label noise), with its band if any."""
+    return f"{oracle.name} from these points" + (" \u00b1 2 std" if oracle.std is not None else "")
 
 
 def after_label(steps: int, note: str = "") -> str:
@@ -46,7 +54,7 @@ def after_label(steps: int, note: str = "") -> str:
 class TaskPlot(pg.PlotWidget):
     """Truth, support (triangles) and query points, fits before/after k steps, the
     intermediate steps on a colour ramp, the predictive mean with its +-2 std band and
-    function samples, and the best possible answer; this task's MSE in the title and the
+    function samples, and the family's oracle; this task's MSE in the title and the
     legend below the axes, so neither covers data; a hint for what to do when useful.
 
     ``clicked(x, y, button)`` reports mouse clicks in data coordinates. In draw mode
@@ -118,7 +126,7 @@ class TaskPlot(pg.PlotWidget):
     def draw(self, view: AdaptationView, sample: TaskSample, show_query: bool, show_steps: bool,
              oracle: OracleView | None = None) -> None:
         """``view`` (the learner's band and samples drawn where it has them); ``oracle``:
-        the best possible answer, or None to hide it."""
+        the family's oracle, or None to hide it."""
         steps = view.trajectory.shape[0] - 1
         self.truth.setData(view.x, view.truth)
         self.pre.setData(view.x, view.pre)
@@ -127,6 +135,8 @@ class TaskPlot(pg.PlotWidget):
         self.post.opts["name"] = after_label(steps)  # the CSV exporter's column name
         self.band.draw(view.x, view.mean, view.std, view.samples)
         self.oracle.draw(view.x, None if oracle is None else oracle.mean, None if oracle is None else oracle.std)
+        if oracle is not None:
+            self.oracle.mean.opts["name"] = oracle_legend(oracle)  # the CSV exporter's column name
         # A learner without gradient steps draws the same curve at every step: no ramp.
         ramp = show_steps and not view.note
         for i, curve in enumerate(self.ramp, start=1):
@@ -140,7 +150,7 @@ class TaskPlot(pg.PlotWidget):
         self.query.setVisible(show_query)
         self._legend_entries(self._entries(view, steps, show_query, oracle))
         after = f", after {steps} step{'s' if steps != 1 else ''} {_fmt(view.post_mse)}" if steps else ""
-        best = f", best possible {_fmt(oracle.mse)}" if oracle is not None else ""
+        best = f", {oracle.name} {_fmt(oracle.mse)}" if oracle is not None else ""
         drawn = ", a drawn truth" if sample.drawn is not None else ""
         points = "point" if sample.shots == 1 else "points"
         title = f"MSE on this task: pre-update {_fmt(view.pre_mse)}{after}{best}   (K = {sample.shots} {points}{drawn})"
@@ -161,9 +171,8 @@ class TaskPlot(pg.PlotWidget):
         if view.samples is not None:
             entries.append((self.band.sample_legend, f"{len(view.samples)} function samples", DEFINITIONS["samples"]))
         if oracle is not None:
-            label = ORACLE_LABEL + (" \u00b1 2 std" if oracle.std is not None else "")
-            entries.append((self.oracle.legend_sample if oracle.std is not None else self.oracle.mean, label,
-                            DEFINITIONS["oracle"]))
+            entries.append((self.oracle.legend_sample if oracle.std is not None else self.oracle.mean,
+                            oracle_legend(oracle), DEFINITIONS["oracle"]))
         if show_query:
             entries.append((self.query, "query points", DEFINITIONS["query points"]))
         entries.append((self.support, "used for grad", DEFINITIONS["used for grad"]))

@@ -20,8 +20,9 @@ DRAW_TIP = ("Draw the truth: drag across the plot to draw a ground-truth curve o
             "while this is on.")
 SAMPLES_TIP = ("Draw a few functions from the learner's posterior: each is a task it thinks this could be. "
                "They agree near the triangles and spread where it has seen nothing.")
-ORACLE_TIP = ("Draw the best possible answer from these points: the exact best prediction knowing the task "
-              "family (with its \u00b1 2 std band where it has one); its MSE is in the title.")
+ORACLE_TIP = ("Draw the family's oracle from these points: the best possible answer where it is exact, "
+              "else a least-squares fit of the true form (the legend says which), with its \u00b1 2 std band "
+              "where it has one; its MSE is in the title.")
 DRAWN_TIP = "A drawn task has no parameters: a new random task brings these sliders back."
 
 

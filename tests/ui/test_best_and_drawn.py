@@ -1,10 +1,12 @@
-"""The best possible answer beside the learners (Explore and Compare), and drawing the
-truth by hand: with the model's method and with a real mouse drag on the plot."""
+"""The family's oracle beside the learners (Explore, Compare, Evaluate), called the best
+possible answer only where its family declares it exact, and drawing the truth by hand:
+with the model's method and with a real mouse drag on the plot."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from metaviz.adaptation import oracle_view
@@ -15,6 +17,7 @@ from .conftest import TIMEOUT
 from .test_uncertainty import _drawn
 
 BEST = "best possible from these points"
+LEAST_SQUARES = "least squares from these points"  # the sinusoids' oracle where it is not exact
 
 
 def _window_on(open_window, tiny, family, **task):
@@ -38,10 +41,45 @@ def test_explore_draws_the_best_possible_answer_and_its_mse(qtbot, window):
     window.model.edit_task(sample.cleared().with_point(1.0, 2.0))  # one point: not enough to fix it
     _drawn(qtbot, window, lambda: plot.oracle.mean.isVisible() and plot.support.data.size == 1)
     assert window.explore.oracle.mse > 1e-3
+    # Not exact from one point: named for what it computes, in the legend and the title.
+    labels = legend_labels(plot.legend)
+    assert LEAST_SQUARES in labels and BEST not in labels and "best possible" not in plot.title_text
+    assert ", least squares " in plot.title_text
+    window.model.edit_task(window.model.history.current.with_point(-2.0, 0.5))
+    _drawn(qtbot, window, lambda: plot.support.data.size == 2)
+    assert BEST in legend_labels(plot.legend) and LEAST_SQUARES not in legend_labels(plot.legend)
+
+
+def test_under_label_noise_the_sinusoid_oracle_is_not_called_best_possible(qtbot, open_window, tiny):
+    window = _window_on(open_window, tiny, "sinusoid", noise_std=0.3)
+    plot = window.explore.task_plot
+    window.explore.draw_now()
+    assert window.model.history.current.shots >= 2 and plot.oracle.mean.isVisible()
+    labels = legend_labels(plot.legend)
+    assert LEAST_SQUARES in labels and BEST not in labels
+    assert ", least squares " in plot.title_text and "best possible" not in plot.title_text
+    assert plot.oracle.mean.name() == LEAST_SQUARES  # the CSV export's column is named alike
+
+
+def test_the_title_is_set_only_when_its_text_changes(qtbot, window, monkeypatch):
+    """Setting a title lays the plot out again: a frame whose numbers did not change must
+    not pay for it (training repaints up to 5 frames a second)."""
+    plot, model = window.explore.task_plot, window.model
+    item = plot.getPlotItem()
+    texts = []
+    set_title = item.setTitle
+    monkeypatch.setattr(item, "setTitle", lambda text, **style: (texts.append(text), set_title(text, **style)))
+    model.edit_task(model.history.current.cleared().with_point(1.0, 2.0).with_point(-2.0, 0.5))
+    window.explore.draw_now()
+    window.explore.draw_now()  # the same task and learner: the same numbers
+    assert len(texts) == 1 and "K = 2 points" in texts[0] and item.titleLabel.text == plot.title_text == texts[0]
+    model.edit_task(model.history.current.with_point(3.0, -1.0))  # new numbers
+    window.explore.draw_now()
+    assert len(texts) == 2 and "K = 3 points" in texts[1] and item.titleLabel.text == texts[1]
 
 
 def test_the_gp_oracle_is_drawn_with_its_band(qtbot, open_window, tiny):
-    window = _window_on(open_window, tiny, "gaussian_process")
+    window = _window_on(open_window, tiny, "gaussian_process", noise_std=0.3)  # exact under noise too
     plot = window.explore.task_plot
     window.explore.draw_now()
     expected = oracle_view(window.model.history.current)
@@ -81,6 +119,32 @@ def test_compare_draws_the_best_possible_answer_in_every_pane(qtbot, window, wai
     compare.show_oracle.setChecked(True)
     qtbot.waitUntil(lambda: compare._overlay_oracle.mean.isVisible(), timeout=TIMEOUT)
     assert any(label.startswith(BEST) for label in legend_labels(compare._overlay_legend))
+
+
+def test_compare_names_a_noisy_sinusoid_oracle_as_least_squares(qtbot, open_window, tiny, wait_state):
+    compare = _trained_compare(qtbot, _window_on(open_window, tiny, "sinusoid", noise_std=0.3), wait_state)
+    labels = legend_labels(compare.legend)
+    assert any(label.startswith(f"{LEAST_SQUARES} (MSE ") for label in labels)
+    assert not any(label.startswith(BEST) for label in labels)
+
+
+@pytest.mark.parametrize("noise, name", [(0.0, "oracle (best possible)"), (0.3, "oracle (least squares)")])
+def test_the_evaluate_table_names_the_oracle_row_as_its_family_declares(qtbot, open_window, tiny, wait_state,
+                                                                        noise, name):
+    window = _window_on(open_window, tiny, "sinusoid", noise_std=noise)
+    window.model.set_budget(3)  # Evaluate offers trained learners only
+    window.model.start()
+    wait_state(window, "done")
+    view = window.session.evaluation
+    window.session.show_tab(view)
+    view.form.tasks.setValue(20)
+    view.form.steps.setValue(1)
+    for k, box in view.form.shot_boxes.items():
+        box.setChecked(k == 5)
+    with qtbot.waitSignal(view.results_changed, timeout=60_000):
+        assert view.run()
+    methods = [view.table.item(row, 0).text() for row in range(view.table.rowCount())]
+    assert name in methods and not any(m.startswith("oracle") and m != name for m in methods)
 
 
 def test_a_drawn_truth_reaches_explore_and_compare_and_disables_the_sliders(qtbot, window, wait_state):
