@@ -20,17 +20,27 @@ observations: so these two are scored against noisy query observations, the fami
 (``Stream.EVALUATION_QUERY_NOISE``), once per chunk and shared by every K. The MSE
 numbers do not change, and on noise-free tasks the targets are the truth itself (with
 label noise, these targets too depend on the chunk size, as the support labels do).
+
+An :class:`EvaluationSpec` is a learner's evaluation in a picklable form (settings,
+parameters, protocol options), so that worker processes (:mod:`.runs`) can evaluate
+several learners at once; every stream is named and seeded, so a learner rebuilt there
+gives the numbers it gives here, bit for bit (a test checks it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from ..config import TaskConfig
+from ..config import TaskConfig, TrainConfig
 from ..learners.base import Learner
+from ..learners.registry import make_learner
 from ..nets import per_task_gaussian_nll, trajectory_mse
+from ..oracle import OracleLearner
 from ..protocol import EvaluationResult, diverged_mask, interval_coverage, summarise, with_predictive
 from ..streams import EVALUATION_SEED, Stream, make_generator, stream
 from ..tasks import make_family
@@ -39,13 +49,21 @@ from .events import Progress, Result, drain
 CHUNK_TASKS = 200  # ~0.05 s per unit for the default MLP: cancel is quick, memory small
 MAX_STEPS = 1000
 MAX_TASKS = 1_000_000
+SHOTS = (5, 10, 20)  # the protocol's K values
+NUM_TASKS = 600
+
+
+def evaluation_units(shots: Sequence[int] = SHOTS, num_tasks: int = NUM_TASKS, chunk: int = CHUNK_TASKS,
+                     **_options) -> int:
+    """How many units (one per chunk and K) :func:`evaluation_job` with these options reports."""
+    return -(-num_tasks // chunk) * len(shots)
 
 
 def evaluation_job(
     learner: Learner,
-    shots: Sequence[int] = (5, 10, 20),
+    shots: Sequence[int] = SHOTS,
     steps: int = 10,
-    num_tasks: int = 600,
+    num_tasks: int = NUM_TASKS,
     seed: int = EVALUATION_SEED,
     lr: float | None = None,
     task: TaskConfig | None = None,
@@ -76,7 +94,7 @@ def evaluation_job(
     noise_generator = stream(Stream.EVALUATION_QUERY_NOISE, seed)
     nll: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
     coverage: dict[int, list[torch.Tensor]] = {k: [] for k in shots}
-    total = -(-num_tasks // chunk) * len(shots)
+    total = evaluation_units(shots, num_tasks, chunk)
     done = 0
     for start in range(0, num_tasks, chunk):
         chunk_tasks = tasks[start:start + chunk]
@@ -119,3 +137,60 @@ def evaluation_job(
 def evaluate(learner: Learner, **options) -> EvaluationResult:
     """:func:`evaluation_job` run to its end here (the CLI, tests, scripts)."""
     return drain(evaluation_job(learner, **options))
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """One learner's :func:`evaluation_job`, picklable for a worker process.
+
+    ``config`` and ``state`` (the learner's state dict without its optimiser, saved by
+    ``torch.save``: CPU tensors, loaded back with ``weights_only`` and checked field by
+    field) rebuild the learner; ``config`` None stands for the exact oracle of
+    ``options["task"]``. ``options`` are :func:`evaluation_job`'s; ``name`` names the result.
+    The state travels as bytes, not tensors: a multiprocessing queue would move tensors
+    through shared memory (a file descriptor each, /dev/shm's size), and bytes are a copy
+    that later training of the learner cannot reach.
+    """
+
+    config: TrainConfig | None
+    state: bytes
+    options: Mapping[str, Any]
+    name: str
+
+    @classmethod
+    def of(cls, learner: Learner | OracleLearner, name: str, **options) -> EvaluationSpec:
+        """The evaluation of ``learner`` as it is now (later changes to it do not reach the spec)."""
+        if isinstance(learner, OracleLearner):
+            return cls(None, b"", {**options, "task": options.get("task") or learner.task}, name)
+        state = learner.state_dict()
+        state.pop("optimizer", None)  # evaluation never steps it
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return cls(learner.config, buffer.getvalue(), dict(options), name)
+
+    def learner(self) -> Learner | OracleLearner:
+        """The learner rebuilt: same settings, same parameters, sharing nothing with the original."""
+        if self.config is None:
+            return OracleLearner(make_family(self.options["task"]))
+        learner = make_learner(self.config)
+        learner.load_state_dict(torch.load(io.BytesIO(self.state), map_location="cpu", weights_only=True))
+        return learner
+
+    @property
+    def units(self) -> int:
+        return evaluation_units(**self.options)
+
+    @property
+    def what(self) -> str:
+        return f"evaluation of {self.name}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The learner and family names it needs registered (a worker loads their plugins)."""
+        task = self.options.get("task")
+        own = () if self.config is None else (self.config.learner, self.config.task.family)
+        return own + ((task.family,) if task is not None else ())
+
+    def job(self) -> Iterator[Progress | Result]:
+        """:func:`evaluation_job` on the rebuilt learner."""
+        return evaluation_job(self.learner(), name=self.name, **self.options)

@@ -1,12 +1,18 @@
-"""Independent runs (train, save, optionally evaluate) on every core.
+"""Independent work on every core: training runs (train, save, optionally evaluate) and
+evaluations of trained learners.
 
-A run is described by a picklable :class:`RunSpec`; :func:`run_one` does it in this
-process, :func:`runs_job` does a list of them as a job, in this process (``workers=1``)
-or in worker processes, one run per process at a time, each with one torch thread
-(two threads in one process barely help these small models; two processes nearly
-double the throughput, README "Speed"). Progress from the workers comes back through
-a queue; closing the job (Cancel, closing the window) terminates the workers, and the
-checkpoints they had finished stay complete (every write is atomic).
+A piece of work is a picklable spec, a :class:`RunSpec` or an
+:class:`~metaviz.jobs.evaluation.EvaluationSpec`: ``units`` (its progress units),
+``what`` (its name in an error), ``names`` (the learners and families it needs) and
+``job()`` (a job generator: :class:`Progress` out of ``units``, :class:`Log` lines, one
+:class:`Result`). :func:`runs_job` does a list of them as one job, in this process
+(``workers=1``) or in worker processes, one spec per process at a time, each with one
+torch thread (two threads in one process barely help these small models; two processes
+nearly double the throughput, README "Speed"). Both ways drive the specs with the same
+:func:`_drive`, and the same :func:`_gather` turns what it sends into the job's events.
+The workers load the plugins the specs' learners and families come from; their events
+come back through a queue; closing the job (Cancel, closing the window) terminates them,
+and the checkpoints they had finished stay complete (every write is atomic).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +29,12 @@ from typing import Any
 from ..checkpoint import save_checkpoint
 from ..config import TrainConfig
 from ..learners import DivergedError, make_learner
+from ..learners.registry import LEARNER_REGISTRY
+from ..plugins import PluginError, load_module_plugin, load_plugin_file
 from ..protocol import EvaluationResult
+from ..tasks import FAMILY_REGISTRY
 from .control import TrainControl
-from .evaluation import CHUNK_TASKS, evaluation_job
+from .evaluation import NUM_TASKS, SHOTS, EvaluationSpec, evaluation_job, evaluation_units
 from .events import Log, Progress, Result
 from .training import Trainer, training_job
 
@@ -45,10 +54,21 @@ class RunSpec:
     @property
     def units(self) -> int:
         """Progress units: one per meta-step, one per evaluation chunk and K."""
-        if self.evaluate is None:
-            return self.config.iterations
-        tasks = self.evaluate.get("num_tasks", 600)
-        return self.config.iterations + -(-tasks // CHUNK_TASKS) * len(self.evaluate.get("shots", (5, 10, 20)))
+        return self.config.iterations + (0 if self.evaluate is None else evaluation_units(**self.evaluate))
+
+    @property
+    def what(self) -> str:
+        return f"run {self.name or self.config.learner}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The learner and family names it needs registered (a worker loads their plugins)."""
+        task = (self.evaluate or {}).get("task")
+        return (self.config.learner, self.config.task.family) + ((task.family,) if task is not None else ())
+
+    def job(self) -> Iterator[Progress | Log | Result]:
+        """:func:`run_job` of this spec."""
+        return run_job(self)
 
 
 @dataclass(frozen=True)
@@ -65,31 +85,54 @@ class RunOutcome:
     final_mse: tuple[float, ...] = field(default=())
 
 
-def run_steps(spec: RunSpec) -> Iterator[tuple[int, str]]:
-    """Do ``spec``, yielding (units done, what) now and then; returns its :class:`RunOutcome`."""
+def run_job(spec: RunSpec) -> Iterator[Progress | Log | Result]:
+    """Do ``spec``: progress now and then, a log line at its start and end, and its
+    :class:`RunOutcome` as the result."""
     config = spec.config
     trainer = Trainer(make_learner(config))
     control = TrainControl(config.inner_lr, config.meta_lr)
     label = spec.name or config.learner
+    yield Log(f"training {label} for {config.iterations} iterations")
     started = time.perf_counter()
     diverged = None
     try:
         for progress in training_job(trainer, control, with_params=False):
             if progress.done % REPORT_EVERY == 0:
-                yield progress.done, f"training {label}"
+                yield Progress(progress.done, spec.units, f"training {label}")
     except DivergedError as exc:
         diverged = str(exc)
     seconds = time.perf_counter() - started
     path = save_checkpoint(spec.checkpoint, trainer)
+    yield Log(f"wrote {path} ({seconds:.1f} s of training)" + (f"; diverged: {diverged}" if diverged else ""))
     result = None
     if spec.evaluate is not None and diverged is None:
         for event in evaluation_job(trainer.learner, name=spec.name or None, **spec.evaluate):
             if isinstance(event, Result):
                 result = event.value
             else:
-                yield config.iterations + event.done, f"evaluating {label}"
+                yield Progress(config.iterations + event.done, spec.units, f"evaluating {label}")
     last = trainer.validations[-1].mse if trainer.validations else ()
-    return RunOutcome(label, path, seconds, trainer.learner.iteration, result, diverged, tuple(last))
+    yield Result(RunOutcome(label, path, seconds, trainer.learner.iteration, result, diverged, tuple(last)))
+
+
+Spec = RunSpec | EvaluationSpec
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A spec failed in a worker process; ``text`` is the error in one line."""
+
+    text: str
+
+
+# Measured on this project's 2-core machine (bench/parallel_evaluation.py, README "Speed"):
+# two spawned workers are ready to work (torch and metaviz imported) 0.9-1.15 s after the
+# start; one task at one K costs MAML's evaluation about 16 us per adaptation step (one
+# thread; 0.31 s for the default 600 tasks, K = 5, 10, 20, 10 steps), the zoo's learners
+# from a fifth of that (ANIL) to twice it (CNP). Two learners of 2,000 such tasks each took
+# 2.2 s one after another and 2.2 s in two processes: the break-even the rule below draws.
+WORKER_START_SECONDS = 1.1
+EVALUATION_STEP_SECONDS = 16e-6
 
 
 def default_workers(runs: int) -> int:
@@ -97,63 +140,102 @@ def default_workers(runs: int) -> int:
     return max(1, min(runs, os.cpu_count() or 1))
 
 
+def evaluation_workers(learners: int, shots: Sequence[int] = SHOTS, num_tasks: int = NUM_TASKS, steps: int = 10,
+                       **_options) -> int:
+    """How many processes should evaluate ``learners`` learners with these protocol options:
+    one (here) unless the time ``workers`` processes save, on a MAML-like estimate of the
+    work, exceeds their start-up. The default protocol stays here for any number of
+    learners (0.3 s each, less than a worker takes to start); with 2 learners, processes
+    pay from about 2,000 tasks."""
+    workers = default_workers(learners)
+    seconds = learners * num_tasks * len(shots) * (steps + 1) * EVALUATION_STEP_SECONDS
+    return workers if seconds * (1 - 1 / workers) > WORKER_START_SECONDS else 1
+
+
+def runs_job(specs: list[Spec], workers: int = 1) -> Iterator[Progress | Log | Result]:
+    """Do every spec; the result is the list of their results (:class:`RunOutcome`,
+    :class:`~metaviz.protocol.EvaluationResult`) in the order of ``specs``. With
+    ``workers`` > 1 the specs go to that many processes at a time."""
+    sent = _parallel(specs, workers) if workers > 1 and len(specs) > 1 else _drive(enumerate(specs))
+    try:
+        yield from _gather(specs, sent)
+    finally:
+        sent.close()  # terminates the workers, if any, when the job is closed or fails
+
+
+def _drive(indexed: Iterable[tuple[int, Spec]]) -> Iterator[tuple[int, Progress | Log | Result]]:
+    """The one driver, here and in a worker: each spec's job run to its end, in turn, its
+    events tagged with the spec's index."""
+    for index, spec in indexed:
+        for event in spec.job():
+            yield index, event
+
+
+def _gather(specs: list[Spec], sent: Iterator[tuple[int | None, object]]) -> Iterator[Progress | Log | Result]:
+    """The job's events from what the specs sent: progress summed over every spec, log
+    lines as they come, a :class:`Failure` as a ``RuntimeError``, the results in order
+    (``None`` for an event: no news; the progress so far again)."""
+    total = sum(spec.units for spec in specs)
+    results: dict[int, object] = {}
+    done = [0] * len(specs)
+    text = "starting"
+    for index, event in sent:
+        if event is None:  # a while without news (workers starting): a unit all the same, so Cancel is seen
+            yield Progress(sum(done), total, text)
+        elif isinstance(event, Progress):
+            done[index], text = event.done, event.text
+            yield Progress(sum(done), total, text)
+        elif isinstance(event, Result):
+            results[index] = event.value
+            done[index] = specs[index].units
+        elif isinstance(event, Failure):
+            raise RuntimeError(f"{specs[index].what} failed: {event.text}")
+        else:
+            yield event
+    yield Result([results[i] for i in range(len(specs))])
+
+
 # --- worker processes ----------------------------------------------------------------------
-def _worker(tasks, messages) -> None:
-    """A worker process: runs taken from ``tasks`` until a None, reported through
-    ``messages``. One process serves several runs, so torch is imported once per core,
-    not once per run (about 1.5 s each)."""
+def _plugin_origins(specs: list[Spec]) -> list[str]:
+    """Where the plugins declaring the specs' learners and families came from (files or
+    module names): a spawned worker starts with the built-in ones only."""
+    names = {name for spec in specs for name in spec.names}
+    origins = {registry.origin(name) for registry in (LEARNER_REGISTRY, FAMILY_REGISTRY)
+               for name in names if name in registry.names()}
+    return sorted(origin for origin in origins if origin is not None)
+
+
+def _worker(origins: list[str], tasks, messages) -> None:
+    """A worker process: specs taken from ``tasks`` until a None, their events sent
+    through ``messages``. One process serves several specs, so torch is imported once
+    per core, not once per spec (about 1 s each)."""
     import signal
 
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(1)
-    for index, spec in iter(tasks.get, None):
-        steps = run_steps(spec)
+    problem = None
+    try:  # the parent loaded them already, so this fails only if a file changed since
+        for origin in origins:
+            (load_plugin_file if Path(origin).is_file() else load_module_plugin)(origin)
+    except PluginError as exc:
+        problem = str(exc)
+    for item in iter(tasks.get, None):
         try:
-            while True:
-                try:
-                    done, text = next(steps)
-                except StopIteration as stop:
-                    messages.put(("done", index, stop.value))
-                    break
-                messages.put(("progress", index, done, text))
+            if problem is not None:
+                raise PluginError(problem)
+            for message in _drive([item]):
+                messages.put(message)
         except Exception as exc:  # noqa: BLE001 - the parent reports it in one line
-            messages.put(("failed", index, f"{type(exc).__name__}: {exc}"))
+            messages.put((item[0], Failure(f"{type(exc).__name__}: {exc}")))
 
 
-def runs_job(specs: list[RunSpec], workers: int = 1) -> Iterator[Progress | Log | Result]:
-    """Do every run; the result is the list of :class:`RunOutcome` in the order of ``specs``.
-    With ``workers`` > 1 the runs go to that many processes at a time."""
-    total = sum(spec.units for spec in specs)
-    if workers > 1 and len(specs) > 1:
-        yield from _parallel(specs, workers, total)
-        return
-    outcomes, base = [], 0
-    for spec in specs:
-        yield Log(f"training {spec.name or spec.config.learner} for {spec.config.iterations} iterations")
-        steps = run_steps(spec)
-        while True:
-            try:
-                done, text = next(steps)
-            except StopIteration as stop:
-                outcomes.append(stop.value)
-                break
-            yield Progress(base + done, total, text)
-        base += spec.units
-        yield Log(_describe(outcomes[-1]))
-    yield Result(outcomes)
-
-
-def _describe(outcome: RunOutcome) -> str:
-    text = f"wrote {outcome.checkpoint} ({outcome.train_seconds:.1f} s of training)"
-    return text + (f"; diverged: {outcome.diverged}" if outcome.diverged else "")
-
-
-def _parallel(specs: list[RunSpec], workers: int, total: int) -> Iterator[Progress | Log | Result]:
-    """``workers`` long-lived processes take the runs in turn. A worker that dies without
-    a word (killed, out of memory) fails the job with one line; closing the job
-    terminates them all."""
+def _parallel(specs: list[Spec], workers: int) -> Iterator[tuple[int | None, object]]:
+    """``workers`` long-lived processes take the specs in turn; what they send, as it
+    comes, and ``(None, None)`` after 0.1 s without news. A worker that dies without a word
+    (killed, out of memory) fails the job with one line; closing this generator terminates
+    them all."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     tasks, messages = context.Queue(), context.Queue()
     for item in enumerate(specs):
@@ -161,36 +243,29 @@ def _parallel(specs: list[RunSpec], workers: int, total: int) -> Iterator[Progre
     count = min(workers, len(specs))
     for _ in range(count):
         tasks.put(None)
-    processes = [context.Process(target=_worker, args=(tasks, messages), daemon=True) for _ in range(count)]
-    outcomes: dict[int, RunOutcome] = {}
-    done_by_run = [0] * len(specs)
-    yield Log(f"{len(specs)} runs in {count} processes")
+    origins = _plugin_origins(specs)
+    processes = [context.Process(target=_worker, args=(origins, tasks, messages), daemon=True)
+                 for _ in range(count)]
+    yield None, Log(f"{len(specs)} jobs in {count} worker processes")
+    finished = 0
     try:
         for process in processes:
             process.start()
-        while len(outcomes) < len(specs):
+        while finished < len(specs):
             try:
                 message = messages.get(timeout=0.1)
             except queue.Empty:
                 dead = [p for p in processes if p.exitcode not in (None, 0)]
                 if not dead:
+                    yield None, None
                     continue
                 try:  # its last message may still be in the pipe: look once more before failing
                     message = messages.get(timeout=1.0)
                 except queue.Empty:
                     raise RuntimeError(f"a worker process ended without a result (exit code {dead[0].exitcode})")\
                         from None
-            kind, index = message[0], message[1]
-            if kind == "progress":
-                done_by_run[index] = message[2]
-                yield Progress(sum(done_by_run), total, message[3])
-            elif kind == "failed":
-                raise RuntimeError(f"run {specs[index].name or specs[index].config.learner} failed: {message[2]}")
-            else:
-                outcomes[index] = message[2]
-                done_by_run[index] = specs[index].units
-                yield Log(_describe(outcomes[index]))
-        yield Result([outcomes[i] for i in range(len(specs))])
+            finished += isinstance(message[1], Result)
+            yield message
     finally:
         for process in processes:  # on Cancel (the job is closed) or a failure; idle ones too
             if process.is_alive():

@@ -13,7 +13,8 @@ from ..explorer import Explorer, RunState
 from ..session_store import SessionStore, StoreError
 from .colours import learner_colours
 from .compare_view import CompareView
-from .evaluation_view import EvaluationView, paper_run_name
+from .evaluation_reproduce import paper_run_name
+from .evaluation_view import EvaluationView
 from .library_panel import LibraryPanel
 
 LIVE_COMPARE_S = 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -123,6 +124,7 @@ def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
     done = run(qtbot, view)
     # Two learners and the sinusoids' oracle: 3 x 3 K's, one chunk of 20 tasks each.
     assert [r.learner for r in done] == ["a", "b"] and view.progress.value() == view.progress.maximum() == 9
+    assert "worker processes" not in view.log_view.toPlainText()  # too little work for processes to pay
     assert view.figure.curves.keys() == {(n, k) for n in ("a", "b", "oracle") for k in (5, 10, 20)}
     view.set_results([])
     protocol(view, 50_000, 10)  # long enough to be cancelled after its first unit
@@ -134,6 +136,40 @@ def test_runs_to_completion_and_cancels_midway(qtbot, view, tmp_path):
     assert view.results == [] and view.table.rowCount() == 0 and view.figure.curves == {}
     assert view.status.text().startswith("cancelled") and view.run_button.isEnabled()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def in_processes(monkeypatch):
+    """The view evaluates in two worker processes whatever the amount of work."""
+    from metaviz.ui import evaluation_view
+
+    monkeypatch.setattr(evaluation_view, "evaluation_workers", lambda learners, **protocol: 2)
+
+
+def test_several_learners_in_worker_processes_give_the_numbers_of_here(qtbot, view, in_processes):
+    learners = {"a": trained(), "b": trained("multitask")}
+    view.set_learners(learners)
+    protocol(view, 20, 3, seed=5)
+    done = run(qtbot, view, with_oracle=True)
+    assert "3 jobs in 2 worker processes" in view.log_view.toPlainText()
+    assert [r.learner for r in done] == ["a", "b", "oracle"] and view.progress.value() == 9
+    for result, (name, learner) in zip(done, learners.items()):
+        assert result.curves == evaluate(learner, steps=3, num_tasks=20, seed=5, name=name).curves, name
+    assert view.table.item(0, 0).text() == "a" and multiprocessing.active_children() == []
+
+
+def test_cancel_and_close_end_the_worker_processes(qtbot, view, in_processes):
+    view.set_learners({"a": trained(), "b": trained("multitask")})
+    protocol(view, 50_000, 10)
+    start_and_wait_for_progress(qtbot, view)  # a unit done: the workers are evaluating
+    assert len(multiprocessing.active_children()) == 2
+    view.cancel()
+    qtbot.waitUntil(lambda: not view.runner.running, timeout=TIMEOUT)
+    assert multiprocessing.active_children() == [] and view.status.text().startswith("cancelled")
+    assert view.results == [] and view.run_button.isEnabled()
+    start_and_wait_for_progress(qtbot, view)
+    view.close()  # joins the job thread, whose job ends the workers
+    assert not view.runner.running and multiprocessing.active_children() == []
 
 
 def test_out_of_distribution_probe_changes_numbers_and_is_recorded(qtbot, view):
@@ -297,14 +333,14 @@ def test_long_runs_show_percentage_and_time_left(qtbot, view, monkeypatch):
     view.clock = lambda: now["t"]
     release = threading.Event()
 
-    def held_job(learners, tasks, **protocol):
+    def held_job(specs, workers):
         now["t"] = 10.0
         yield Progress(25, 100, "evaluating")
         release.wait(TIMEOUT / 1000)
         now["t"] = 40.0
         yield Result([])
 
-    monkeypatch.setattr(evaluation_view, "evaluate_all", held_job)
+    monkeypatch.setattr(evaluation_view, "runs_job", held_job)
     view.set_learners({"maml": trained(iterations=1)})
     assert view.run()
     qtbot.waitUntil(lambda: "25% done" in view.status.text(), timeout=TIMEOUT)
@@ -315,7 +351,7 @@ def test_long_runs_show_percentage_and_time_left(qtbot, view, monkeypatch):
 
 
 def test_reproduce_uses_the_protocols_600_tasks_and_says_so(qtbot, view, monkeypatch, tmp_path):
-    from metaviz.ui import evaluation_view
+    from metaviz.ui import evaluation_reproduce, evaluation_view
 
     seen = {}
 
@@ -324,7 +360,7 @@ def test_reproduce_uses_the_protocols_600_tasks_and_says_so(qtbot, view, monkeyp
         raise ValueError("stopped by the test")
         yield  # a generator, like the real job
 
-    monkeypatch.setattr(evaluation_view, "reproduce_job", recording_job)
+    monkeypatch.setattr(evaluation_reproduce, "reproduce_job", recording_job)
     view.form.tasks.setValue(100)  # the Evaluate tab's own count is not the protocol's
     assert view.reproduce(tmp_path)
     assert "600 tasks per K" in view.status.text()
