@@ -11,7 +11,6 @@ checks this class against torch's Adam step for step.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -57,13 +56,14 @@ class Adam:
 
     @torch.no_grad()
     def step(self, grad: torch.Tensor) -> None:
-        """One update of ``flat`` from its gradient ``grad`` [N]."""
+        """One update of ``flat`` from its gradient ``grad`` [N]: torch's fused Adam kernel
+        (what ``torch.optim.Adam(fused=True)`` calls), one pass instead of seven ops (2.6
+        against 14 us for MAML's 1,761 parameters, ~3% of its meta-step)."""
         beta1, beta2 = self.betas
         self.steps += 1
-        self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denominator = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
-        self.flat.addcdiv_(self.exp_avg, denominator, value=-self.lr / (1 - beta1**self.steps))
+        count = torch.full((), float(self.steps), dtype=self.flat.dtype, device=self.flat.device)
+        torch._fused_adam_([self.flat], [grad], [self.exp_avg], [self.exp_avg_sq], [], [count], amsgrad=False,
+                           lr=self.lr, beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps, maximize=False)
 
     def follow(self, flat: torch.Tensor) -> None:
         """Update ``flat`` from now on: a copy of the old buffer on another device (the

@@ -34,6 +34,7 @@ class MAML(NetworkLearner):
         #: never (False: kernel by kernel; the bench compares both).
         self.cuda_graph: bool | None = None
         self._graphed: GraphedMetaGradient | None = None
+        self._expanded: tuple[dict, int, list[torch.Tensor]] | None = None
         self._compiled_key: tuple | None = None
         self._rate: tuple[tuple, torch.Tensor] | None = None
 
@@ -49,8 +50,8 @@ class MAML(NetworkLearner):
                 stats, grad = compiled(self._flat, *args, self._rate_tensor())
                 loss, pre_loss = stats.tolist()  # one sync for both
                 return {"loss": loss, "pre_loss": pre_loss}, lambda: grad
-            step = MetaGradient(expand_for_tasks(self.params, batch.num_tasks), *args, self.inner_lr,
-                                self.config.inner_steps, self.first_order)
+            step = MetaGradient(self._per_task(batch.num_tasks), *args, self.inner_lr, self.config.inner_steps,
+                                self.first_order)
             metrics = {"loss": step.loss.item(), "pre_loss": step.pre_loss.item()}
 
         def gradient() -> torch.Tensor:  # the outer backward only once the loss is known sane
@@ -92,6 +93,15 @@ class MAML(NetworkLearner):
         if self.compiled.first_iteration is None:
             self.compiled.first_iteration = self.iteration + 1
         return function
+
+    def _per_task(self, tasks: int) -> list[torch.Tensor]:
+        """The meta-parameters as ``tasks`` stride-0 views [T, ...] of the flat buffer, made
+        again only when the buffer or T changes (they see every in-place update; 12 view
+        ops saved per step, ~2%)."""
+        if self._expanded is None or self._expanded[0] is not self.tensors or self._expanded[1] != tasks:
+            views = [p.detach().unsqueeze(0).expand(tasks, *p.shape) for p in self.params]
+            self._expanded = (self.tensors, tasks, views)
+        return self._expanded[2]
 
     def _graphed_step(self) -> GraphedMetaGradient | None:
         """The CUDA graph of the hand-derived step, on CUDA (made at its first use)."""
