@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from .learners.base import DIVERGENCE_FACTOR
+from .learners.divergence import DIVERGENCE_FACTOR
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..config import LIMITS
-from ..learners.base import DivergedError, Learner
+from ..learners.base import Learner
+from ..learners.divergence import DivergedError
 from ..nets import trajectory_mse
 from ..protocol import summarise
 from ..stored import stored_float, stored_int, stored_tensor
@@ -152,7 +153,7 @@ class Trainer:
     def step(self, inner_lr: float, meta_lr: float, with_params: bool = True) -> Snapshot:
         """One meta-step at ``inner_lr`` and the scheduled ``meta_lr``.
 
-        Raises :class:`~metaviz.learners.base.DivergedError` (learner unchanged).
+        Raises :class:`~metaviz.learners.divergence.DivergedError` (learner unchanged).
         """
         learner = self.learner
         config = learner.config
@@ -265,7 +266,7 @@ class TrainingProgress(Progress):
 def training_job(trainer: Trainer, control: TrainControl, with_params: bool = True) -> Iterator[TrainingProgress]:
     """Train ``trainer`` to its budget, one :class:`TrainingProgress` per meta-step.
 
-    Raises :class:`~metaviz.learners.base.DivergedError` out of the generator (the
+    Raises :class:`~metaviz.learners.divergence.DivergedError` out of the generator (the
     learner keeps its last sane parameters and the trainer its trimmed history).
     """
     sent_losses, sent_validations = len(trainer.losses), len(trainer.validations)

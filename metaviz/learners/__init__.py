@@ -1,7 +1,8 @@
 """The learners: the contract (:mod:`.base`), the declarations (:mod:`.registry`) and
 one module per learner, each listing what it adds in its ``LEARNERS`` tuple."""
 
-from .base import DivergedError, Learner
+from .base import Learner
+from .divergence import DivergedError
 from .registry import (
     LEARNER_REGISTRY,
     LearnerSpec,
