@@ -3,21 +3,26 @@ in a folder the caller chooses (the window passes its data folder; tests a tmp f
 
 Qt-free. Layout of the folder::
 
-    session.json          {"format", "version", "active", "entries": [{"name", "file"}, ...]}
+    session.json          {"format", "version", "token", "active", "entries": [{"name", "file"}, ...]}
     learner-<token>-<i>.pt  one checkpoint per entry (metaviz.checkpoint)
+    .lock                 saves and loads hold it (two windows, or two processes, in turn)
 
 Saving is all or nothing: the checkpoints of a save get fresh names, then the index is
 replaced atomically (:func:`metaviz.files.write_atomic`), and only then are the files of
 the previous save removed. An interrupted save leaves the previous session readable.
+Two windows that quit at once save in turn (without the lock, one's clean-up removed
+the other's new files before its index named them); whether another window saved
+after this store loaded is :meth:`SessionStore.saved_elsewhere`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,7 @@ INDEX = "session.json"
 # Our checkpoints and the temporary files write_atomic leaves if killed mid-write.
 OWN_FILE = re.compile(r"learner-[0-9a-f]{8}-\d+\.pt|\.learner-[0-9a-f]{8}-\d+\.pt\..*\.tmp|\.session\.json\..*\.tmp")
 MAX_ENTRIES = 1000  # a hand-edited index cannot make a launch load without end
+LOCK = ".lock"
 
 
 class StoreError(ValueError):
@@ -52,6 +58,35 @@ class SessionStore:
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
+        self._seen: str | None = None  # the token of the index this store last loaded or wrote
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        """Hold the folder's lock (shared to read, exclusive to write) where the system has
+        ``flock``; elsewhere saves are not serialised."""
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        descriptor = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
+
+    def _token_on_disk(self) -> str | None:
+        try:
+            token = json.loads(self.index.read_text(encoding="utf-8")).get("token")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
+            return None
+        return token if isinstance(token, str) else None
+
+    def saved_elsewhere(self) -> bool:
+        """Whether the saved session is no longer the one this store last loaded or saved:
+        another window (or process) saved or forgot it since."""
+        return self._token_on_disk() != self._seen
 
     @property
     def index(self) -> Path:
@@ -64,6 +99,10 @@ class SessionStore:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create {self.folder}: {exc.strerror or exc}") from exc
+        with self._locked(exclusive=True):
+            return self._save(entries, active)
+
+    def _save(self, entries: Sequence[tuple[str, Trainer]], active: str | None) -> Path:
         token = secrets.token_hex(4)
         written: list[Path] = []
         rows = []
@@ -74,13 +113,14 @@ class SessionStore:
                 written.append(path)
                 rows.append({"name": name, "file": path.name, "kind": trainer.learner.kind,
                              "iterations": trainer.learner.iteration})
-            index = {"format": FORMAT, "version": VERSION, "active": active, "entries": rows}
+            index = {"format": FORMAT, "version": VERSION, "token": token, "active": active, "entries": rows}
             write_atomic(self.index, json.dumps(index, indent=1) + "\n")
         except (CheckpointError, WriteError) as exc:
             for path in written:  # this save's files: the old index does not name them
                 path.unlink(missing_ok=True)
             raise StoreError(f"cannot save the session's learners in {self.folder}: {exc}") from exc
         self._remove_unlisted({row["file"] for row in rows})
+        self._seen = token
         return self.index
 
     def load(self) -> StoredSession:
@@ -88,7 +128,15 @@ class SessionStore:
         index or checkpoint is left out and named in ``problems``."""
         found = StoredSession()
         if not self.index.exists():
+            self._seen = None
             return found
+        with contextlib.ExitStack() as held:
+            if self.folder.is_dir():
+                held.enter_context(self._locked(exclusive=False))  # not while another saves
+            return self._load(found)
+
+    def _load(self, found: StoredSession) -> StoredSession:
+        self._seen = self._token_on_disk()
         try:
             index = json.loads(self.index.read_text(encoding="utf-8"))
             if not isinstance(index, dict) or index.get("format") != FORMAT or index.get("version") != VERSION:
@@ -132,6 +180,7 @@ class SessionStore:
             self.index.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot remove {self.index}: {exc.strerror or exc}") from exc
+        self._seen = None
         self._remove_unlisted(set())
 
     def _remove_unlisted(self, keep: set[str]) -> None:

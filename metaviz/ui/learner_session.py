@@ -105,9 +105,22 @@ class SessionViews:
 
     def persist(self) -> bool:
         """Keep every trained learner for the next launch (nothing may be training). If that
-        fails, asks whether to go on without; returns False when the user says no."""
+        fails, asks whether to go on without; returns False when the user says no. If another
+        window saved the session after this one loaded it, asks before replacing its learners."""
         active = self.model.active
         entries = [(entry.name, entry.trainer) for entry in self.model.library.trained()]
+        if self.store.saved_elsewhere():  # another window quit (or saved) after this one opened
+            if not entries:
+                return True  # nothing of this window's to keep: the other window's session stays
+            return self.window.confirm(
+                f"Another metaviz window saved its learners after this one opened. Replace them with this "
+                f"window's {len(entries)} trained learner(s) for the next launch, and quit?\n\n"
+                f"No: stay open. Save what you want to keep as checkpoints (Save\u2026 in the learners' list), "
+                f"then drop this window's learners: a window without trained learners leaves the other's "
+                f"session as it is.") and self._save(entries, active)
+        return self._save(entries, active)
+
+    def _save(self, entries, active) -> bool:
         try:
             self.store.save(entries, active.name if active is not None and active.iterations else None)
         except StoreError as exc:

@@ -4,6 +4,8 @@ damaged files left out with a line each, and a clear that removes only our files
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sys
 
 import pytest
 import torch
@@ -29,7 +31,9 @@ def trainers():
 
 
 def files(folder):
-    return sorted(p.name for p in folder.iterdir())
+    """The folder's files but the lock, which stays (removing it while another window held
+    it would split the lock in two)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != session_store.LOCK)
 
 
 def test_round_trip_keeps_names_order_weights_history_and_the_active_one(tmp_path, trainers):
@@ -114,9 +118,56 @@ def test_clear_removes_our_files_only(tmp_path, trainers):
     (tmp_path / ".learner-0123abcd-0.pt.x1y2.tmp").write_bytes(b"left by a kill mid-write")
     store.clear()
     assert files(tmp_path) == ["notes.txt"] and store.load().entries == []
+    assert (tmp_path / session_store.LOCK).exists()
 
 
 def test_an_unwritable_place_is_one_line(tmp_path, trainers):
     (tmp_path / "a file").write_text("x")
     with pytest.raises(StoreError, match="cannot create"):
         SessionStore(tmp_path / "a file" / "session").save([("MAML", trainers["MAML"])])
+
+
+def test_a_store_knows_when_another_saved_after_it_loaded(tmp_path, trainers):
+    first, second = SessionStore(tmp_path), SessionStore(tmp_path)  # two windows on one session
+    first.save([("MAML", trainers["MAML"])])
+    assert not first.saved_elsewhere()
+    assert second.saved_elsewhere()  # it has not loaded this session
+    second.load()
+    assert not first.saved_elsewhere() and not second.saved_elsewhere()
+    second.save([("my baseline", trainers["my baseline"])])
+    assert first.saved_elsewhere() and not second.saved_elsewhere()
+    first.load()
+    assert not first.saved_elsewhere()
+    second.clear()
+    assert first.saved_elsewhere() and not second.saved_elsewhere()
+
+
+def _save_repeatedly(folder: str, name: str, rounds: int, start) -> None:
+    """In another process: save a one-learner session ``rounds`` times after ``start``,
+    reading the session back after each save; exit status 3 if a read found it broken."""
+    store, trainer = SessionStore(folder), trained("maml", 2)
+    start.wait()
+    broken = 0
+    for _ in range(rounds):
+        store.save([(name, trainer)])
+        broken += bool(store.load().problems)
+    sys.exit(3 if broken else 0)
+
+
+def test_two_processes_saving_at_once_leave_a_whole_session(tmp_path):
+    """Without the lock, one save's clean-up removed the files the other had just written,
+    before its index named them: the session then pointed at missing checkpoints."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    savers = [context.Process(target=_save_repeatedly, args=(str(tmp_path), name, 100, start))
+              for name in ("first", "second")]
+    for saver in savers:
+        saver.start()
+    start.set()
+    for saver in savers:
+        saver.join(timeout=300)
+    assert [saver.exitcode for saver in savers] == [0, 0]
+    found = SessionStore(tmp_path).load()
+    assert not found.problems and [name for name, _ in found.entries] in (["first"], ["second"])
+    listed = json.loads((tmp_path / INDEX).read_text())["entries"]
+    assert files(tmp_path) == sorted([INDEX, *(row["file"] for row in listed)])  # nothing left behind

@@ -187,3 +187,36 @@ def test_after_a_rolled_back_step_the_list_shows_the_kept_iteration(qtbot, open_
     assert item.text(2) == str(kept) and model.iteration == kept
     window.explore.draw_now()
     assert f"iteration {kept:,} /" in window.status.text.text()
+
+
+def _save_from_another_window(prefs_path, trainer) -> SessionStore:
+    """What a second window quitting does: save its own learners to the same session."""
+    other = SessionStore(Preferences(prefs_path).data_folder() / "session")
+    other.save([("theirs", trainer)], "theirs")
+    return other
+
+
+def test_a_session_another_window_saved_is_replaced_only_when_asked(qtbot, open_window, prefs_path, wait_state,
+                                                                     tiny, dialogs):
+    window = open_window(tiny())
+    mine = trained(window, wait_state)
+    other = _save_from_another_window(prefs_path, mine.trainer)
+    window.show()
+    dialogs.answer = False
+    assert not window.close()  # No: the window stays open, nothing is written
+    assert window.isVisible() and "Another metaviz window saved its learners" in dialogs.questions[-1]
+    assert [name for name, _ in other.load().entries] == ["theirs"]
+    dialogs.answer = True
+    assert window.close()
+    assert [name for name, _ in other.load().entries] == ["MAML"]
+
+
+def test_a_window_with_nothing_trained_leaves_another_windows_session(open_window, prefs_path, wait_state, tiny,
+                                                                      dialogs):
+    window = open_window(tiny())
+    trainer = trained(window, wait_state).trainer
+    window.model.forget_all()
+    other = _save_from_another_window(prefs_path, trainer)
+    window.close()
+    assert not dialogs.questions
+    assert [name for name, _ in other.load().entries] == ["theirs"]
