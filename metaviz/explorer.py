@@ -17,11 +17,12 @@ from .config import TrainConfig
 from .devices import check_choice, resolve_device
 from .events import ExplorerEvents
 from .explorer_session import SessionOfLearners, caption_text  # noqa: F401 (caption_text: part of this API)
+from .explorer_tasks import TaskBrowsing
 from .jobs.control import JobControl, TrainControl
 from .jobs.training import LossHistory, Trainer, TrainingProgress, training_job
 from .learners import DivergedError, Learner, learner_spec, make_learner
 from .session import Entry, LearnerLibrary
-from .task_history import TaskHistory, TaskSample
+from .task_history import TaskHistory
 
 
 class RunState(str, Enum):
@@ -48,10 +49,11 @@ class Runner(Protocol):
 MODEL_SETTINGS = ("inner_steps", "shots", "meta_batch", "seed", "pool_size", "family")
 
 
-class Explorer(SessionOfLearners):
+class Explorer(SessionOfLearners, TaskBrowsing):
     """The model behind the window. ``confirm(question) -> bool`` asks before anything
     trained is thrown away. Which learner is active, and learners coming and going, are
-    in :class:`~metaviz.explorer_session.SessionOfLearners`."""
+    in :class:`~metaviz.explorer_session.SessionOfLearners`; the task on show in
+    :class:`~metaviz.explorer_tasks.TaskBrowsing`."""
 
     def __init__(self, config: TrainConfig, runner: Runner, confirm: Callable[[str], bool] = lambda q: True,
                  device: str = "auto") -> None:
@@ -290,41 +292,3 @@ class Explorer(SessionOfLearners):
         """The history as the trainer holds it (no run may be going)."""
         self.losses = LossHistory(self.trainer.losses)
         self.validations = list(self.trainer.validations)
-
-    # --- the task --------------------------------------------------------------------------
-    def _show(self, sample: TaskSample) -> None:
-        self.events.task.emit()
-
-    def new_task(self) -> None:
-        self._show(self.history.new_random(self.config.shots))
-
-    def previous_task(self) -> None:
-        self._show(self.history.previous())
-
-    def next_task(self) -> None:
-        self._show(self.history.next())
-
-    def resample(self) -> None:
-        self._show(self.history.resample(self.config.shots))
-
-    def edit_task(self, sample: TaskSample) -> None:
-        """Replace the current task by an edited copy (points added, cleared, re-labelled)."""
-        self._show(self.history.replace(sample))
-
-    def clear_points(self) -> None:
-        self.edit_task(self.history.current.cleared())
-
-    def add_point(self, x: float, y: float) -> None:
-        self.edit_task(self.history.current.with_point(x, y))
-
-    def remove_nearest(self, x: float, y: float, y_scale: float = 1.0) -> None:
-        self.edit_task(self.history.current.without_nearest(x, y, y_scale))
-
-    def set_task_params(self, params) -> None:
-        self.edit_task(self.history.current.with_task(params))
-
-    def draw_truth(self, xs, ys) -> None:
-        """A new task whose truth is the curve the user drew through (``xs``, ``ys``), with
-        K points sampled on it (see :meth:`TaskHistory.draw`; ValueError for a stroke that
-        spans fewer than two x values)."""
-        self._show(self.history.draw(xs, ys, self.config.shots))
