@@ -197,6 +197,8 @@ def train_seeds(args: argparse.Namespace) -> int:
     cores two seeds take about the time of one. Checkpoints go to the folder --out."""
     if args.resume is not None:
         raise ValueError("--seeds starts new runs; it cannot be combined with --resume")
+    # Runs done in this process (--workers 1) take --threads like train; each worker takes one.
+    torch.set_num_threads(args.threads)
     folder = args.out or Path("runs")
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {folder}: with --seeds it names a folder, and this is a file")

@@ -32,3 +32,19 @@ def test_train_seeds_refuses_a_file_as_folder_and_resume(tmp_path):
     assert result.returncode == 2 and "names a folder" in result.stderr and "Traceback" not in result.stderr
     result = run("train", "--seeds", 0, 1, "--resume", file)
     assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_runs_in_this_process_take_threads_like_train(tmp_path):
+    """--workers 1 is the runs one after another at train's settings: --threads (default 1)
+    holds for them as for train (before, they ran on torch's default, every core)."""
+    import torch
+
+    from metaviz import commands
+    from metaviz.cli import build_parser
+
+    for threads in (2, 1):
+        args = build_parser().parse_args(["train", "--seeds", "5", "--workers", "1", "--iterations", "3",
+                                          "--meta-batch", "3", "--threads", str(threads), "--quiet",
+                                          "--out", str(tmp_path / str(threads))])
+        assert commands.train(args) == 0
+        assert torch.get_num_threads() == threads
