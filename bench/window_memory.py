@@ -56,7 +56,8 @@ def main() -> None:
             loop.exec()
             now = rss_mb()
             peak = max(peak, now)
-            iteration = window.snapshot.iteration if window.snapshot else 0
+            snapshot = window.model.snapshot
+            iteration = snapshot.iteration if snapshot else 0
             print(f"{time.monotonic() - deadline + args.seconds:6.0f}s  iteration {iteration:6d}  RSS {now:.0f} MB",
                   flush=True)
         window.close()
