@@ -205,6 +205,31 @@ def _plugin_origins(specs: list[Spec]) -> list[str]:
     return sorted(origin for origin in origins if origin is not None)
 
 
+# glibc's malloc options (mallopt): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+KEPT_BYTES = 64 << 20
+
+
+def _keep_freed_memory() -> None:
+    """In a worker: let glibc keep freed blocks up to KEPT_BYTES for reuse instead of
+    returning each large one to the system. An evaluation allocates and frees tensors of
+    varying sizes over 128 KB all the time; by default each is a fresh mapping, zeroed page
+    by page by the kernel (126,000 page faults for one 5,000-task evaluation), and two
+    workers doing that side by side slowed each other by 20-35%. Measured on MAML's
+    5,000-task evaluation: 61,000 faults and 2.1-2.2 s alone instead of 2.3-2.7 s. Only
+    workers do this: the window's own process keeps its memory footprint. Elsewhere than
+    glibc, nothing happens."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, KEPT_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * KEPT_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker(origins: list[str], tasks, messages) -> None:
     """A worker process: specs taken from ``tasks`` until a None, their events sent
     through ``messages``. One process serves several specs, so torch is imported once
@@ -215,6 +240,7 @@ def _worker(origins: list[str], tasks, messages) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(1)
+    _keep_freed_memory()
     problem = None
     try:  # the parent loaded them already, so this fails only if a file changed since
         for origin in origins:
