@@ -53,6 +53,18 @@ SHOTS = (5, 10, 20)  # the protocol's K values
 NUM_TASKS = 600
 
 
+# One task at one K costs MAML's evaluation about 16 us per adaptation step on one core
+# (0.31 s for the default 600 tasks, K = 5, 10, 20, 10 steps); the zoo's learners take
+# from a fifth of that (ANIL) to twice it (CNP). Measured with bench/parallel_evaluation.py.
+EVALUATION_STEP_SECONDS = 16e-6
+
+
+def evaluation_seconds(shots: Sequence[int] = SHOTS, num_tasks: int = NUM_TASKS, steps: int = 10,
+                       **_options) -> float:
+    """About how long :func:`evaluation_job` with these options takes on one core (MAML-like)."""
+    return num_tasks * len(shots) * (steps + 1) * EVALUATION_STEP_SECONDS
+
+
 def evaluation_units(shots: Sequence[int] = SHOTS, num_tasks: int = NUM_TASKS, chunk: int = CHUNK_TASKS,
                      **_options) -> int:
     """How many units (one per chunk and K) :func:`evaluation_job` with these options reports."""
@@ -179,6 +191,11 @@ class EvaluationSpec:
     @property
     def units(self) -> int:
         return evaluation_units(**self.options)
+
+    @property
+    def seconds(self) -> float:
+        """About how long it takes on one core (worker processes take the longest first)."""
+        return evaluation_seconds(**self.options)
 
     @property
     def what(self) -> str:

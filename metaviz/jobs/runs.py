@@ -3,8 +3,9 @@ evaluations of trained learners.
 
 A piece of work is a picklable spec, a :class:`RunSpec` or an
 :class:`~metaviz.jobs.evaluation.EvaluationSpec`: ``units`` (its progress units),
-``what`` (its name in an error), ``names`` (the learners and families it needs) and
-``job()`` (a job generator: :class:`Progress` out of ``units``, :class:`Log` lines, one
+``what`` (its name in an error), ``names`` (the learners and families it needs),
+``seconds`` (about how long it takes: workers take the longest first) and ``job()``
+(a job generator: :class:`Progress` out of ``units``, :class:`Log` lines, one
 :class:`Result`). :func:`runs_job` does a list of them as one job, in this process
 (``workers=1``) or in worker processes, one spec per process at a time, each with one
 torch thread (two threads in one process barely help these small models; two processes
@@ -28,13 +29,13 @@ from typing import Any
 
 from ..checkpoint import save_checkpoint
 from ..config import TrainConfig
-from ..learners import DivergedError, make_learner
+from ..learners import DivergedError, learner_spec, make_learner
 from ..learners.registry import LEARNER_REGISTRY
 from ..plugins import PluginError, load_module_plugin, load_plugin_file
 from ..protocol import EvaluationResult
 from ..tasks import FAMILY_REGISTRY
 from .control import TrainControl
-from .evaluation import NUM_TASKS, SHOTS, EvaluationSpec, evaluation_job, evaluation_units
+from .evaluation import NUM_TASKS, SHOTS, EvaluationSpec, evaluation_job, evaluation_seconds, evaluation_units
 from .events import Log, Progress, Result
 from .training import Trainer, training_job
 
@@ -55,6 +56,13 @@ class RunSpec:
     def units(self) -> int:
         """Progress units: one per meta-step, one per evaluation chunk and K."""
         return self.config.iterations + (0 if self.evaluate is None else evaluation_units(**self.evaluate))
+
+    @property
+    def seconds(self) -> float:
+        """About how long it takes on one core (its learner's declared ``step_ms``): worker
+        processes take the longest first."""
+        training = self.config.iterations * learner_spec(self.config.learner).step_ms / 1000
+        return training + (0.0 if self.evaluate is None else evaluation_seconds(**self.evaluate))
 
     @property
     def what(self) -> str:
@@ -127,12 +135,9 @@ class Failure:
 
 # Measured on this project's 2-core machine (bench/parallel_evaluation.py, README "Speed"):
 # two spawned workers are ready to work (torch and metaviz imported) 0.9-1.15 s after the
-# start; one task at one K costs MAML's evaluation about 16 us per adaptation step (one
-# thread; 0.31 s for the default 600 tasks, K = 5, 10, 20, 10 steps), the zoo's learners
-# from a fifth of that (ANIL) to twice it (CNP). Two learners of 2,000 such tasks each took
-# 2.2 s one after another and 2.2 s in two processes: the break-even the rule below draws.
+# start. Two learners of 2,000 tasks each (evaluation_seconds) took 2.2 s one after
+# another and 2.2 s in two processes: the break-even the rule below draws.
 WORKER_START_SECONDS = 1.1
-EVALUATION_STEP_SECONDS = 16e-6
 
 
 def default_workers(runs: int) -> int:
@@ -148,7 +153,7 @@ def evaluation_workers(learners: int, shots: Sequence[int] = SHOTS, num_tasks: i
     learners (0.3 s each, less than a worker takes to start); with 2 learners, processes
     pay from about 2,000 tasks."""
     workers = default_workers(learners)
-    seconds = learners * num_tasks * len(shots) * (steps + 1) * EVALUATION_STEP_SECONDS
+    seconds = learners * evaluation_seconds(shots, num_tasks, steps)
     return workers if seconds * (1 - 1 / workers) > WORKER_START_SECONDS else 1
 
 
@@ -257,6 +262,13 @@ def _worker(origins: list[str], tasks, messages) -> None:
             messages.put((item[0], Failure(f"{type(exc).__name__}: {exc}")))
 
 
+def longest_first(specs: list[Spec]) -> list[tuple[int, Spec]]:
+    """(index, spec) in the order workers take them: the longest first (by ``seconds``), so
+    that the last one a worker takes is short and the workers end nearly together (the
+    zoo preset in two workers: 1.70x with the declared order, README "Speed")."""
+    return sorted(enumerate(specs), key=lambda item: -item[1].seconds)
+
+
 def _parallel(specs: list[Spec], workers: int) -> Iterator[tuple[int | None, object]]:
     """``workers`` long-lived processes take the specs in turn; what they send, as it
     comes, and ``(None, None)`` after 0.1 s without news. A worker that dies without a word
@@ -264,7 +276,7 @@ def _parallel(specs: list[Spec], workers: int) -> Iterator[tuple[int | None, obj
     them all."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     tasks, messages = context.Queue(), context.Queue()
-    for item in enumerate(specs):
+    for item in longest_first(specs):
         tasks.put(item)
     count = min(workers, len(specs))
     for _ in range(count):

@@ -199,5 +199,5 @@ LEARNERS = (
                 defaults={"iterations": 3000},
                 description="ALPaCA (Harrison et al. 2018): Bayesian linear regression on meta-learned features; "
                             "prior and noise meta-trained through the closed-form posterior predictive. "
-                            "Exact in one update: its steps curve is flat after step 1."),
+                            "Exact in one update: its steps curve is flat after step 1.", step_ms=1.6),
 )

@@ -56,5 +56,5 @@ class ANIL(NetworkLearner):
 LEARNERS = (
     LearnerSpec("anil", "ANIL", "#BCBD22", ANIL, uses=frozenset({"inner_lr", "inner_steps", "adapt_lr"}),
                 description="Almost No Inner Loop (Raghu et al. 2020): MAML whose inner loop adapts only the "
-                            "last layer; the trunk is meta-learned and stays fixed on a new task."),
+                            "last layer; the trunk is meta-learned and stays fixed on a new task.", step_ms=0.56),
 )

@@ -96,5 +96,5 @@ LEARNERS = (
     LearnerSpec("cavia", "CAVIA", "#8C564B", CAVIA, uses=frozenset({"inner_lr", "inner_steps", "adapt_lr"}),
                 options={"context_size": 5}, defaults={"inner_lr": 1.0, "iterations": 5000},
                 description="Fast context adaptation (Zintgraf et al. 2019): 5 context inputs beside x, reset "
-                            "to zero per task, are all the inner loop adapts; the weights are shared."),
+                            "to zero per task, are all the inner loop adapts; the weights are shared.", step_ms=0.9),
 )

@@ -109,5 +109,5 @@ LEARNERS = (
                 defaults={"iterations": 4000, "meta_lr": 0.003, "hidden": (128, 128)},
                 description="Conditional neural process (Garnelo et al. 2018): encodes the support points, "
                             "averages them and decodes a mean and a std; no gradient steps, so its steps "
-                            "curve is flat."),
+                            "curve is flat.", step_ms=1.9),
 )

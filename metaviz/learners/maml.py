@@ -143,8 +143,8 @@ _MAML_DEFAULTS = {"warmup": 500}
 LEARNERS = (
     LearnerSpec("maml", "MAML", "#0072B2", MAML, uses=_MAML_SETTINGS, defaults=_MAML_DEFAULTS,
                 description="Model-Agnostic Meta-Learning (Finn et al. 2017): an initialisation that "
-                            "k SGD steps adapt to a new task; second-order meta-gradient."),
+                            "k SGD steps adapt to a new task; second-order meta-gradient.", step_ms=0.53),
     LearnerSpec("fomaml", "first-order MAML", "#56B4E9", MAML, uses=_MAML_SETTINGS, options={"first_order": True},
                 defaults=_MAML_DEFAULTS,
-                description="MAML with the inner gradient treated as constant: no second derivatives."),
+                description="MAML with the inner gradient treated as constant: no second derivatives.", step_ms=0.33),
 )

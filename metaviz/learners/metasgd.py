@@ -59,5 +59,5 @@ LEARNERS = (
     LearnerSpec("metasgd", "Meta-SGD", "#7F3C8D", MetaSGD, uses=frozenset({"inner_steps", "adapt_lr"}),
                 defaults={"iterations": 5000},
                 description="Meta-SGD (Li et al. 2017): MAML that also meta-learns one inner step size per "
-                            "weight; adapt lr multiplies the learned rates."),
+                            "weight; adapt lr multiplies the learned rates.", step_ms=0.95),
 )

@@ -131,5 +131,5 @@ LEARNERS = (
                 # Every pool task in every step (meta_batch = pool_size).
                 defaults={"iterations": 4000, "meta_batch": 200, "pool_size": 200},
                 description="A shared trunk with one linear head per training task; a new task gets a new "
-                            "head fitted under the prior the training heads define (empirical Bayes)."),
+                            "head fitted under the prior the training heads define (empirical Bayes).", step_ms=1.4),
 )

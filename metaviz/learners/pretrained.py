@@ -32,5 +32,5 @@ LEARNERS = (
     LearnerSpec("pretrained", "pretrained", "#D55E00", Pretrained, uses=frozenset({"adapt_lr"}),
                 defaults={"iterations": 3000, "meta_lr": 3e-3},
                 description="The naive baseline: one network regressed on all tasks (it learns the mean "
-                            "curve), fine-tuned by SGD on the support points."),
+                            "curve), fine-tuned by SGD on the support points.", step_ms=0.35),
 )

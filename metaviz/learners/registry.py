@@ -30,7 +30,10 @@ class LearnerSpec:
     every view and export. ``colour``: its one colour (hex). ``cls(config, **options)``
     builds it. ``defaults``: :class:`~metaviz.config.TrainConfig` fields that differ
     from the paper's MAML setup. ``uses``: which of :data:`OPTIONAL_SETTINGS` it reads.
-    ``description``: one line for tooltips and ``--help``.
+    ``description``: one line for tooltips and ``--help``. ``step_ms``: about how long
+    one meta-iteration of its defaults takes on one core, validation included (measured
+    here; only relative sizes matter): worker processes take the longest runs first,
+    so that two workers end together.
     """
 
     name: str
@@ -41,6 +44,7 @@ class LearnerSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     uses: frozenset[str] = frozenset()
     options: Mapping[str, Any] = field(default_factory=dict)
+    step_ms: float = 1.0
 
 
 def check_spec(spec: Any) -> None:
@@ -58,6 +62,8 @@ def check_spec(spec: Any) -> None:
         raise ValueError(f"learner {spec.name!r} does not implement {', '.join(missing)}")
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", spec.colour):
         raise ValueError(f"learner {spec.name!r}: colour must be like '#1f77b4', got {spec.colour!r}")
+    if not (isinstance(spec.step_ms, (int, float)) and 0 < spec.step_ms < float("inf")):
+        raise ValueError(f"learner {spec.name!r}: step_ms must be a positive number, got {spec.step_ms!r}")
     unknown = sorted(set(spec.uses) - OPTIONAL_SETTINGS)
     if unknown:
         raise ValueError(f"learner {spec.name!r}: uses names unknown settings {unknown}")

@@ -49,5 +49,5 @@ LEARNERS = (
     LearnerSpec("reptile", "Reptile", "#E7298A", Reptile, uses=frozenset({"inner_lr", "inner_steps", "adapt_lr"}),
                 defaults={"inner_steps": 5, "iterations": 5000},
                 description="Reptile (Nichol et al. 2018): first order; moves the initialisation towards the "
-                            "weights k SGD steps on each task reach."),
+                            "weights k SGD steps on each task reach.", step_ms=1.5),
 )

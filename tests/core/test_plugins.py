@@ -175,6 +175,13 @@ BAD_PLUGINS = {
         "adapt_trajectory",
     ),
     "nothing": ("X = 1\n", "declares no LEARNERS and no FAMILIES"),
+    "bad_cost": (
+        "{family}"
+        "from metaviz.learners.maml import MAML\n"
+        "from metaviz.learners import LearnerSpec\n"
+        "LEARNERS = (LearnerSpec({learner!r}, 'free', '#123456', MAML, step_ms=0),)\n",
+        "step_ms must be a positive number, got 0",
+    ),
     "clash": (
         "{family}"
         "from metaviz.learners.maml import MAML\n"

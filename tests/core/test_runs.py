@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from metaviz.checkpoint import load_trainer
+from metaviz.config import TaskConfig
 from metaviz.jobs import Log, Progress, Result, drain
-from metaviz.jobs.runs import RunSpec, runs_job
+from metaviz.jobs.evaluation import EvaluationSpec
+from metaviz.jobs.runs import RunSpec, longest_first, runs_job
 from metaviz.learners import default_config
+from metaviz.oracle import OracleLearner
+from metaviz.tasks import make_family
 
 
 def specs(folder, seeds=(0, 1), iterations=60, evaluate=None):
@@ -54,3 +58,14 @@ def test_a_failing_run_is_one_line(tmp_path):
         for event in runs_job(bad, workers=2):
             assert not isinstance(event, Result)
     assert multiprocessing.active_children() == []
+
+
+def test_workers_take_the_longest_work_first(tmp_path):
+    """The queue's order: each spec's declared cost (iterations x its learner's step_ms,
+    or the evaluation's size), longest first, whatever the list's order."""
+    runs = [RunSpec(default_config(kind, iterations=n), tmp_path / f"{kind}{n}.pt")
+            for kind, n in (("maml", 1000), ("reptile", 1000), ("maml", 5000), ("pretrained", 1000))]
+    evaluation = EvaluationSpec.of(OracleLearner(make_family(TaskConfig())), "oracle", num_tasks=100_000)
+    order = [index for index, _ in longest_first([*runs, evaluation])]
+    # maml 5000 x 0.53 ms = 2.65 s; reptile 1.5 s; evaluation 100,000 tasks x 3 K x 11 steps x 16 us = 53 s
+    assert order == [4, 2, 1, 0, 3]
