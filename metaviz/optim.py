@@ -1,12 +1,12 @@
-"""Adam on one flat parameter buffer, computed exactly as ``torch.optim.Adam`` does with
-its default options (no weight decay, no AMSGrad).
+"""Adam on one flat parameter buffer, as ``torch.optim.Adam(fused=True)`` computes it
+with its default options (no weight decay, no AMSGrad): by torch's fused kernel.
 
 Why not ``torch.optim.Adam``: constructing any ``torch.optim`` optimiser imports
 ``torch._dynamo``, about 80 MB of resident memory and most of a second at start-up,
 for nothing these small models use. Why one flat buffer: a learner's parameters are
-leaf views of it (:func:`flat_parameters`), so an update is a handful of whole-buffer
-ops instead of a handful per tensor (~10% of a MAML meta-step, measured). A test
-checks this class against torch's Adam step for step.
+leaf views of it (:func:`flat_parameters`), so an update is one kernel over the whole
+buffer instead of a handful per tensor. A test checks this class against torch's
+(unfused) Adam step for step, to 1e-12 in float64.
 """
 
 from __future__ import annotations
