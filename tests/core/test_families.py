@@ -83,6 +83,7 @@ def test_sampling_is_seed_deterministic_and_inside_the_declared_ranges(name):
     for field in ("tasks", "x_support", "y_support", "x_query", "y_query"):
         assert torch.equal(getattr(a, field), getattr(b, field))
     assert not torch.equal(a.tasks, c.tasks)
+    assert a.task_index is None and a.num_tasks == 400
     for i, p in enumerate(fam.parameters):
         low, high = fam.ranges[p.name]
         column = a.tasks[:, i]

@@ -13,17 +13,6 @@ from metaviz.tasks.base import check_family
 from metaviz.tasks.sinusoid import Sinusoid
 
 
-def test_same_seed_same_batch_and_other_seed_differs():
-    family = make_family()
-    a = family.sample_batch(8, 5, 7, make_generator(11))
-    b = family.sample_batch(8, 5, 7, make_generator(11))
-    c = family.sample_batch(8, 5, 7, make_generator(12))
-    for name in ("x_support", "y_support", "x_query", "y_query", "tasks"):
-        assert torch.equal(getattr(a, name), getattr(b, name))
-    assert not torch.equal(a.x_support, c.x_support)
-    assert a.task_index is None and a.num_tasks == 8
-
-
 def test_global_rng_is_untouched():
     torch.manual_seed(0)
     expected = torch.rand(3)
