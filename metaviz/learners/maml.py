@@ -107,10 +107,10 @@ class MAML(NetworkLearner):
         """The CUDA graph of the hand-derived step, on CUDA (made at its first use)."""
         if self.cuda_graph is False or not self._flat.is_cuda:
             return None
-        c, shapes = self.config, tuple(tuple(p.shape) for p in self.params)
-        if self.cuda_graph is None and not worth_graphing(shapes, c.meta_batch, c.shots + c.query):
-            return None
-        if self._graphed is None:
+        if self._graphed is None:  # decided once (again each step only where it would not pay)
+            c, shapes = self.config, tuple(tuple(p.shape) for p in self.params)
+            if self.cuda_graph is None and not worth_graphing(shapes, c.meta_batch, c.shots + c.query):
+                return None
             self._graphed = GraphedMetaGradient(shapes, self.config.inner_steps, self.first_order)
         return self._graphed
 
